@@ -1,0 +1,405 @@
+/**
+ * One ZMTP connection over a `Deno.Conn`: greeting, NULL handshake, then
+ * traffic. It reads in a loop, decodes frames, answers PING, assembles
+ * messages and batches writes. It knows nothing of envelopes or of which
+ * peer gets which message; the socket above decides that.
+ *
+ * @module
+ */
+
+import { formatAddress } from "./endpoint.ts";
+import { ProtocolError } from "./errors.ts";
+import {
+  COMMAND,
+  encodeCommand,
+  encodedSize,
+  encodeMessageInto,
+  FrameDecoder,
+  type FrameSink,
+  MORE,
+  parseCommand,
+} from "./frame.ts";
+import {
+  checkGreetingPrefix,
+  encodeGreeting,
+  GREETING_SIZE,
+  parseGreeting,
+} from "./greeting.ts";
+import { NullMechanism, type SocketType } from "./null_mechanism.ts";
+
+/** Options for a {@link Connection}. */
+export interface ConnectionOptions {
+  /** Our socket type, announced in READY and used to check the peer's. */
+  socketType: SocketType;
+  /** Our identity, announced in READY when set. */
+  identity?: Uint8Array;
+  /** True when we accepted the connection (the NULL mechanism's server). */
+  isServer: boolean;
+  /** The largest message accepted, all parts' bodies together, in octets. */
+  maxMessageSize: number;
+  /** Milliseconds the greeting and handshake may take; 0 for no limit. */
+  handshakeTimeout: number;
+}
+
+/** What a {@link Connection} tells its owner. */
+export interface ConnectionHandler {
+  /** The handshake completed; messages may flow. */
+  onReady(connection: Connection): void;
+  /** A whole message arrived; the parts are owned by the receiver. */
+  onMessage(connection: Connection, parts: Uint8Array[]): void;
+  /** The connection ended; called once. `error` says why, if it failed. */
+  onClose(connection: Connection, error: Error | undefined): void;
+}
+
+/** Messages of more parts than this close the connection. */
+export const MAX_MESSAGE_PARTS = 64;
+// Command bodies (READY with its metadata, PING) stay small; this bounds them.
+const MAX_COMMAND_SIZE = 65536;
+// Reads start small so that many idle connections cost little, and grow for
+// peers that send a lot at once. Large frame bodies are read into directly.
+const READ_SIZE_MIN = 2048;
+const READ_SIZE_MAX = 65536;
+const DIRECT_READ_MIN = 16384;
+
+// The stages a connection moves through, in order.
+const Stage = { Greeting: 0, Handshake: 1, Traffic: 2, Closed: 3 } as const;
+type Stage = typeof Stage[keyof typeof Stage];
+
+/**
+ * Drives one TCP connection through the ZMTP stages. It starts when created:
+ * the greeting goes out at once; {@link send} works once the handler's
+ * `onReady` has fired.
+ */
+export class Connection implements FrameSink {
+  /** The endpoint this connection was bound or connected through. */
+  readonly endpoint: string;
+  /** The peer's address, `host:port`. */
+  readonly remote: string;
+  readonly #conn: Deno.Conn;
+  readonly #options: ConnectionOptions;
+  readonly #handler: ConnectionHandler;
+  readonly #mechanism: NullMechanism;
+  readonly #decoder: FrameDecoder;
+  #stage: Stage = Stage.Greeting;
+  readonly #greeting = new Uint8Array(GREETING_SIZE);
+  #greetingHave = 0;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  // The message being assembled from frames with MORE set.
+  #parts: Uint8Array[] = [];
+  #partsSize = 0;
+  // Writes: messages and raw octets queue here until the next flush, which
+  // encodes them all into one buffer for a single write.
+  #queue: (Uint8Array | Uint8Array[])[] = [];
+  #queueSize = 0;
+  #writingSize = 0;
+  #flushScheduled = false;
+  #drainWaiters: (() => void)[] = [];
+  #paused = false;
+  #resume: (() => void) | undefined;
+  #closeError: Error | undefined;
+  #closeAfterFlush = false;
+  readonly #done: Promise<void>;
+
+  /**
+   * @param conn the TCP connection, already open
+   * @param endpoint the endpoint it belongs to, for events
+   * @param options socket type, role and limits
+   * @param handler receives `onReady`, `onMessage` and `onClose`
+   */
+  constructor(
+    conn: Deno.Conn,
+    endpoint: string,
+    options: ConnectionOptions,
+    handler: ConnectionHandler,
+  ) {
+    this.#conn = conn;
+    this.endpoint = endpoint;
+    this.remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
+    this.#options = options;
+    this.#handler = handler;
+    this.#mechanism = new NullMechanism(options);
+    this.#decoder = new FrameDecoder({
+      maxMessageFrame: options.maxMessageSize,
+      maxCommandFrame: MAX_COMMAND_SIZE,
+    });
+    this.#done = this.#run();
+  }
+
+  /** The peer's socket type, once the handshake is done. */
+  get peerSocketType(): string {
+    return this.#mechanism.peerSocketType;
+  }
+
+  /** The peer's identity, empty if it announced none. */
+  get peerIdentity(): Uint8Array {
+    return this.#mechanism.peerIdentity;
+  }
+
+  /** True once READY has gone both ways and until the connection closes. */
+  get isReady(): boolean {
+    return this.#stage === Stage.Traffic;
+  }
+
+  /** Octets queued or being written and not yet handed to the system. */
+  get bufferedAmount(): number {
+    return this.#queueSize + this.#writingSize;
+  }
+
+  /** Resolves when the connection has ended and its socket is closed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /**
+   * Queues a message. Writes are batched: everything queued before the
+   * current task ends leaves in one write.
+   *
+   * @param parts the message's frames; must not change until written
+   * @returns false when the connection can no longer send
+   */
+  send(parts: Uint8Array[]): boolean {
+    if (this.#stage !== Stage.Traffic) return false;
+    this.#enqueue(parts, encodedSize(parts));
+    return true;
+  }
+
+  /** Resolves once everything queued so far has been written (or the connection closed). */
+  drained(): Promise<void> {
+    if (this.bufferedAmount === 0 || this.#stage === Stage.Closed) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Stops reading after the current read, so the peer is held back by TCP. */
+  pauseReading(): void {
+    this.#paused = true;
+  }
+
+  /** Reads again after {@link pauseReading}. */
+  resumeReading(): void {
+    this.#paused = false;
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+
+  /**
+   * Closes the connection now; queued writes are dropped. Idempotent.
+   *
+   * @param error why, when it is a failure
+   */
+  close(error?: Error): void {
+    if (this.#stage === Stage.Closed) return;
+    this.#stage = Stage.Closed;
+    this.#closeError ??= error;
+    clearTimeout(this.#handshakeTimer);
+    this.#queue = [];
+    this.#queueSize = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the system; nothing is lost.
+    }
+    this.resumeReading();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      const timeout = this.#options.handshakeTimeout;
+      if (timeout > 0) {
+        this.#handshakeTimer = setTimeout(() => {
+          this.close(new ProtocolError(`Handshake took over ${timeout} ms`));
+        }, timeout);
+      }
+      // Send the whole greeting at once, before reading (we demand ZMTP 3),
+      // and the client's READY with it: one packet instead of two.
+      this.#enqueue(encodeGreeting(), GREETING_SIZE);
+      this.#sendMechanismCommand();
+      await this.#readLoop();
+    } catch (error) {
+      if (this.#stage !== Stage.Closed) this.#closeError ??= asError(error);
+    }
+    this.close();
+    this.#resolveDrainWaiters();
+    this.#handler.onClose(this, this.#closeError);
+  }
+
+  async #readLoop(): Promise<void> {
+    let buffer = new Uint8Array(READ_SIZE_MIN);
+    while (!this.#isClosed()) {
+      if (this.#paused) {
+        await new Promise<void>((resolve) => this.#resume = resolve);
+        continue;
+      }
+      const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
+      const n = await this.#conn.read(direct ?? buffer);
+      if (n === null || this.#isClosed()) return;
+      if (direct !== undefined) {
+        this.#decoder.filled(n, this);
+        continue;
+      }
+      this.#consume(buffer.subarray(0, n));
+      if (n === buffer.length && buffer.length < READ_SIZE_MAX) {
+        buffer = new Uint8Array(buffer.length * 2);
+      }
+    }
+  }
+
+  // A method, so that TypeScript does not narrow the stage across awaits.
+  #isClosed(): boolean {
+    return this.#stage === Stage.Closed;
+  }
+
+  #consume(chunk: Uint8Array): void {
+    if (this.#stage === Stage.Greeting) {
+      const take = Math.min(chunk.length, GREETING_SIZE - this.#greetingHave);
+      this.#greeting.set(chunk.subarray(0, take), this.#greetingHave);
+      const checkedFrom = this.#greetingHave;
+      this.#greetingHave += take;
+      checkGreetingPrefix(
+        this.#greeting.subarray(0, this.#greetingHave),
+        checkedFrom,
+      );
+      if (this.#greetingHave < GREETING_SIZE) return;
+      const greeting = parseGreeting(this.#greeting);
+      if (greeting.mechanism !== "NULL") {
+        throw new ProtocolError(
+          `Peer asks for the ${greeting.mechanism} mechanism; only NULL is supported`,
+        );
+      }
+      this.#stage = Stage.Handshake;
+      chunk = chunk.subarray(take);
+    }
+    if (chunk.length > 0) this.#decoder.push(chunk, this);
+  }
+
+  /** Takes one decoded frame; part of {@link FrameSink}. */
+  frame(flags: number, body: Uint8Array): void {
+    if (this.#stage === Stage.Closed || this.#closeAfterFlush) return;
+    if (flags & COMMAND) {
+      this.#command(body);
+      return;
+    }
+    if (this.#stage !== Stage.Traffic) {
+      throw new ProtocolError("Message frame before the handshake completed");
+    }
+    this.#parts.push(body);
+    this.#partsSize += body.length;
+    if (this.#partsSize > this.#options.maxMessageSize) {
+      throw new ProtocolError(
+        `Message of over ${this.#options.maxMessageSize} octets exceeds the limit`,
+      );
+    }
+    if (flags & MORE) {
+      if (this.#parts.length >= MAX_MESSAGE_PARTS) {
+        throw new ProtocolError(
+          `Message of over ${MAX_MESSAGE_PARTS} parts exceeds the limit`,
+        );
+      }
+      return;
+    }
+    const parts = this.#parts;
+    this.#parts = [];
+    this.#partsSize = 0;
+    this.#handler.onMessage(this, parts);
+  }
+
+  #command(body: Uint8Array): void {
+    const { name, data } = parseCommand(body);
+    if (this.#stage === Stage.Handshake) {
+      this.#mechanism.receive(name, data);
+      this.#sendMechanismCommand();
+      if (this.#mechanism.error !== undefined) {
+        // ERROR has been queued; close once it is written.
+        this.#closeAfterFlush = true;
+        this.#closeError = new ProtocolError(this.#mechanism.error);
+        return;
+      }
+      if (this.#mechanism.ready) {
+        clearTimeout(this.#handshakeTimer);
+        this.#stage = Stage.Traffic;
+        this.#handler.onReady(this);
+      }
+      return;
+    }
+    if (this.#stage === Stage.Traffic && name === "PING") {
+      // PONG echoes the context that follows the two-octet TTL.
+      this.#enqueue(encodeCommand("PONG", data.subarray(2, 18)));
+    }
+    // PONG and commands of other patterns need no answer.
+  }
+
+  #sendMechanismCommand(): void {
+    const command = this.#mechanism.nextCommand();
+    if (command !== undefined) this.#enqueue(command);
+  }
+
+  #enqueue(
+    item: Uint8Array | Uint8Array[],
+    size = (item as Uint8Array).length,
+  ): void {
+    this.#queue.push(item);
+    this.#queueSize += size;
+    if (!this.#flushScheduled && this.#writingSize === 0) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#writingSize > 0 || this.#queueSize === 0) return;
+    if (this.#stage === Stage.Closed) return;
+    const queue = this.#queue;
+    let data: Uint8Array;
+    if (queue.length === 1 && !Array.isArray(queue[0])) {
+      data = queue[0];
+    } else {
+      data = new Uint8Array(this.#queueSize);
+      let offset = 0;
+      for (const item of queue) {
+        if (Array.isArray(item)) {
+          offset = encodeMessageInto(item, data, offset);
+        } else {
+          data.set(item, offset);
+          offset += item.length;
+        }
+      }
+    }
+    this.#queue = [];
+    this.#queueSize = 0;
+    this.#writingSize = data.length;
+    this.#write(data);
+  };
+
+  async #write(data: Uint8Array): Promise<void> {
+    try {
+      let written = await this.#conn.write(data);
+      while (written < data.length) {
+        written += await this.#conn.write(data.subarray(written));
+      }
+    } catch (error) {
+      this.#writingSize = 0;
+      this.close(asError(error));
+      return;
+    }
+    this.#writingSize = 0;
+    if (this.#queueSize > 0) {
+      this.#flush();
+    } else {
+      this.#resolveDrainWaiters();
+      if (this.#closeAfterFlush) this.close(this.#closeError);
+    }
+  }
+
+  #resolveDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,62 @@
+/**
+ * Error types of the ZMTP engine.
+ *
+ * @module
+ */
+
+/** The codes a {@link SocketError} carries, named as libzmq and zeromq.js name them. */
+export type SocketErrorCode =
+  /** The socket is in the wrong state for this call (REQ/REP lockstep). */
+  | "EFSM"
+  /** A timeout passed before the message could be received or sent. */
+  | "EAGAIN"
+  /** Another `receive()` or `send()` is already waiting. */
+  | "EBUSY"
+  /** The socket is closed. */
+  | "ETERM"
+  /** The peer holding the pending request went away. */
+  | "EHOSTUNREACH"
+  /** The address is in use or cannot be bound. */
+  | "EADDRINUSE"
+  | "EADDRNOTAVAIL";
+
+/**
+ * A socket call that failed for a reason the caller can act on; branch on
+ * `code` as with zeromq.js.
+ *
+ * @example
+ * ```ts
+ * import { SocketError } from "./errors.ts";
+ * const error = new SocketError("EAGAIN", "Cannot receive: no reply within 100 ms");
+ * error.code; // "EAGAIN"
+ * ```
+ */
+export class SocketError extends Error {
+  /** What went wrong, as a libzmq error name. */
+  readonly code: SocketErrorCode;
+
+  /**
+   * @param code the libzmq error name
+   * @param message what failed, in a sentence
+   */
+  constructor(code: SocketErrorCode, message: string) {
+    super(message);
+    this.name = "SocketError";
+    this.code = code;
+  }
+}
+
+/**
+ * A peer broke ZMTP (bad greeting, frame or command). Internal: it closes
+ * that one connection and is reported through socket events, never thrown to
+ * the application.
+ */
+export class ProtocolError extends Error {
+  /**
+   * @param message what the peer did wrong
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}

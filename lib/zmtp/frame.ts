@@ -1,0 +1,341 @@
+/**
+ * ZMTP 3 framing (RFC 23 and 37): bytes to frames with a resumable
+ * {@link FrameDecoder}, frames to bytes with {@link encodeMessage}.
+ *
+ * Frame bodies that the decoder hands out are always fresh copies the
+ * receiver owns; the read buffer they came from is reused for the next read.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+
+/** Flag bit: more frames of this message follow. */
+export const MORE = 0x01;
+/** Flag bit: the size field is 8 octets. */
+export const LONG = 0x02;
+/** Flag bit: the frame is a command. */
+export const COMMAND = 0x04;
+const RESERVED = 0xf8;
+
+/** The largest body a short frame carries. */
+export const SHORT_MAX = 255;
+
+/** A shared empty body; never written to. */
+export const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Receives decoded frames. */
+export interface FrameSink {
+  /**
+   * Called once per complete frame, in order.
+   *
+   * @param flags the frame's flags octet (see {@link MORE}, {@link COMMAND})
+   * @param body the frame's body, owned by the receiver
+   */
+  frame(flags: number, body: Uint8Array): void;
+}
+
+/** Size limits for {@link FrameDecoder}. */
+export interface FrameLimits {
+  /** The largest message frame body accepted, in octets. */
+  maxMessageFrame: number;
+  /** The largest command frame body accepted, in octets. */
+  maxCommandFrame: number;
+}
+
+const HEADER_MAX = 9;
+
+/**
+ * Turns a byte stream into frames. Resumable: a frame may be split across any
+ * number of `push()` calls at any octet. Sizes are checked against the limits
+ * before any memory is taken, since a hostile peer may claim 2^63 octets.
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoder } from "./frame.ts";
+ * const bodies: Uint8Array[] = [];
+ * const decoder = new FrameDecoder({ maxMessageFrame: 1024, maxCommandFrame: 1024 });
+ * const sink = { frame: (_flags: number, body: Uint8Array) => void bodies.push(body) };
+ * decoder.push(new Uint8Array([0x00, 0x02, 0x68]), sink);
+ * decoder.push(new Uint8Array([0x69]), sink); // bodies: ["hi"]
+ * ```
+ */
+export class FrameDecoder {
+  readonly #limits: FrameLimits;
+  // A header split across reads collects here.
+  readonly #header = new Uint8Array(HEADER_MAX);
+  #headerHave = 0;
+  // A body split across reads collects here, allocated at its exact size.
+  #body: Uint8Array | null = null;
+  #bodyHave = 0;
+  #bodyFlags = 0;
+
+  /**
+   * @param limits the largest message and command bodies to accept
+   */
+  constructor(limits: FrameLimits) {
+    this.#limits = limits;
+  }
+
+  /** True when no partial frame is held: the stream is at a frame boundary. */
+  get idle(): boolean {
+    return this.#headerHave === 0 && this.#body === null;
+  }
+
+  /**
+   * The unfilled rest of a large frame body that is being received, so that
+   * the caller may read straight into it and then call {@link filled}.
+   * `undefined` when no body is pending or the rest is small.
+   *
+   * @param atLeast the smallest rest worth reading into directly
+   */
+  pendingBody(atLeast: number): Uint8Array | undefined {
+    const body = this.#body;
+    if (body === null || body.length - this.#bodyHave < atLeast) {
+      return undefined;
+    }
+    return body.subarray(this.#bodyHave);
+  }
+
+  /**
+   * Records that `n` octets were read straight into {@link pendingBody}.
+   *
+   * @param n the number of octets read
+   * @param sink receives the frame if it is now complete
+   */
+  filled(n: number, sink: FrameSink): void {
+    const body = this.#body!;
+    this.#bodyHave += n;
+    if (this.#bodyHave === body.length) {
+      this.#body = null;
+      sink.frame(this.#bodyFlags, body);
+    }
+  }
+
+  /**
+   * Decodes as many frames as `chunk` completes.
+   *
+   * @param chunk the next octets of the stream; not kept after the call
+   * @param sink receives each complete frame
+   * @throws {ProtocolError} on reserved flags, a command with MORE, or a size
+   * over the limits; the stream cannot be resumed after that
+   */
+  push(chunk: Uint8Array, sink: FrameSink): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      const body = this.#body;
+      if (body !== null) {
+        const take = Math.min(end - pos, body.length - this.#bodyHave);
+        body.set(chunk.subarray(pos, pos + take), this.#bodyHave);
+        this.#bodyHave += take;
+        pos += take;
+        if (this.#bodyHave === body.length) {
+          this.#body = null;
+          sink.frame(this.#bodyFlags, body);
+        }
+        continue;
+      }
+      if (this.#headerHave === 0) {
+        // Fast path: the whole header, and often the whole body, is here.
+        const flags = chunk[pos];
+        const headerLength = checkFlags(flags);
+        if (end - pos >= headerLength) {
+          const size = this.#checkSize(flags, readSize(chunk, pos, flags));
+          pos += headerLength;
+          if (end - pos >= size) {
+            const frame = size === 0 ? EMPTY : chunk.slice(pos, pos + size);
+            pos += size;
+            sink.frame(flags, frame);
+          } else {
+            this.#startBody(flags, size);
+          }
+          continue;
+        }
+      }
+      // Slow path: the header is split across reads.
+      const header = this.#header;
+      if (this.#headerHave === 0) checkFlags(chunk[pos]);
+      header[this.#headerHave++] = chunk[pos++];
+      const headerLength = header[0] & LONG ? 9 : 2;
+      if (this.#headerHave < headerLength) continue;
+      this.#headerHave = 0;
+      const flags = header[0];
+      const size = this.#checkSize(flags, readSize(header, 0, flags));
+      if (size === 0) sink.frame(flags, EMPTY);
+      else this.#startBody(flags, size);
+    }
+  }
+
+  #startBody(flags: number, size: number): void {
+    this.#body = new Uint8Array(size);
+    this.#bodyHave = 0;
+    this.#bodyFlags = flags;
+  }
+
+  #checkSize(flags: number, size: number): number {
+    const command = (flags & COMMAND) !== 0;
+    const limit = command
+      ? this.#limits.maxCommandFrame
+      : this.#limits.maxMessageFrame;
+    if (size > limit) {
+      throw new ProtocolError(
+        `${
+          command ? "Command" : "Message"
+        } frame of ${size} octets exceeds the limit of ${limit}`,
+      );
+    }
+    return size;
+  }
+}
+
+// Returns the header length the flags call for, or throws on bad flags.
+function checkFlags(flags: number): number {
+  if (flags & RESERVED) {
+    throw new ProtocolError(
+      `Frame flags 0x${flags.toString(16).padStart(2, "0")} set reserved bits`,
+    );
+  }
+  if ((flags & COMMAND) && (flags & MORE)) {
+    throw new ProtocolError("Command frame has the MORE flag set");
+  }
+  return flags & LONG ? 9 : 2;
+}
+
+// The 64-bit size as a number; anything at or over 2^53 becomes Infinity so
+// that it fails every limit without losing precision silently.
+function readSize(bytes: Uint8Array, at: number, flags: number): number {
+  if (!(flags & LONG)) return bytes[at + 1];
+  const high = (bytes[at + 1] << 24 | bytes[at + 2] << 16 | bytes[at + 3] << 8 |
+    bytes[at + 4]) >>> 0;
+  const low = (bytes[at + 5] << 24 | bytes[at + 6] << 16 | bytes[at + 7] << 8 |
+    bytes[at + 8]) >>> 0;
+  return high >= 0x200000 ? Infinity : high * 0x100000000 + low;
+}
+
+/**
+ * The number of octets {@link encodeMessage} produces for these parts.
+ *
+ * @param parts the message's frames
+ */
+export function encodedSize(parts: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const part of parts) {
+    size += (part.length > SHORT_MAX ? 9 : 2) + part.length;
+  }
+  return size;
+}
+
+/**
+ * Writes the parts as frames into `target` at `offset`, MORE on all but the
+ * last, short or long form by size.
+ *
+ * @param parts the message's frames, at least one
+ * @param target where to write; must have room for {@link encodedSize}
+ * @param offset where to start
+ * @returns the offset after the last frame
+ */
+export function encodeMessageInto(
+  parts: readonly Uint8Array[],
+  target: Uint8Array,
+  offset: number,
+): number {
+  const last = parts.length - 1;
+  for (let i = 0; i <= last; i++) {
+    offset = writeFrame(target, offset, i < last ? MORE : 0, parts[i]);
+  }
+  return offset;
+}
+
+/**
+ * Encodes a message as one buffer ready for a single write.
+ *
+ * @param parts the message's frames, at least one
+ * @returns the encoded frames
+ * @throws {RangeError} when there are no parts
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage } from "./frame.ts";
+ * encodeMessage([new Uint8Array(0), new TextEncoder().encode("hi")]);
+ * // Uint8Array [1, 0, 0, 2, 104, 105]
+ * ```
+ */
+export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 0) {
+    throw new RangeError("Cannot encode a message: it has no parts");
+  }
+  const out = new Uint8Array(encodedSize(parts));
+  encodeMessageInto(parts, out, 0);
+  return out;
+}
+
+/**
+ * Encodes a command frame: the name's length, the name, then the data.
+ *
+ * @param name the command name, 1 to 255 ASCII letters
+ * @param data the command data
+ * @returns the encoded frame
+ */
+export function encodeCommand(name: string, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array(1 + name.length + data.length);
+  body[0] = name.length;
+  for (let i = 0; i < name.length; i++) body[1 + i] = name.charCodeAt(i);
+  body.set(data, 1 + name.length);
+  const out = new Uint8Array((body.length > SHORT_MAX ? 9 : 2) + body.length);
+  writeFrame(out, 0, COMMAND, body);
+  return out;
+}
+
+/** A command frame's body split into its name and data. */
+export interface Command {
+  /** The command name, such as `READY` or `PING`. */
+  name: string;
+  /** What follows the name. */
+  data: Uint8Array;
+}
+
+/**
+ * Splits a command frame's body into name and data.
+ *
+ * @throws {ProtocolError} when the name is empty or runs past the body
+ */
+export function parseCommand(body: Uint8Array): Command {
+  const length = body[0] ?? 0;
+  if (length === 0 || 1 + length > body.length) {
+    throw new ProtocolError("Command frame has no valid name");
+  }
+  let name = "";
+  for (let i = 1; i <= length; i++) name += String.fromCharCode(body[i]);
+  return { name, data: body.subarray(1 + length) };
+}
+
+function writeFrame(
+  target: Uint8Array,
+  offset: number,
+  flags: number,
+  body: Uint8Array,
+): number {
+  const size = body.length;
+  if (size > SHORT_MAX) {
+    target[offset] = flags | LONG;
+    const high = Math.floor(size / 0x100000000);
+    const low = size >>> 0;
+    target[offset + 1] = high >>> 24;
+    target[offset + 2] = high >>> 16 & 0xff;
+    target[offset + 3] = high >>> 8 & 0xff;
+    target[offset + 4] = high & 0xff;
+    target[offset + 5] = low >>> 24;
+    target[offset + 6] = low >>> 16 & 0xff;
+    target[offset + 7] = low >>> 8 & 0xff;
+    target[offset + 8] = low & 0xff;
+    offset += 9;
+  } else {
+    target[offset] = flags;
+    target[offset + 1] = size;
+    offset += 2;
+  }
+  if (size === 1) target[offset] = body[0];
+  else if (size > 0) target.set(body, offset);
+  return offset + size;
+}

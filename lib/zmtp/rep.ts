@@ -1,0 +1,278 @@
+/**
+ * The REP socket (RFC 28): takes requests fair-queued from all peers, strips
+ * and keeps each one's envelope, and sends the reply back to the peer the
+ * request came from, with the envelope in front.
+ *
+ * @module
+ */
+
+import { SocketError } from "./errors.ts";
+import { FairQueue } from "./fair_queue.ts";
+import { EMPTY } from "./frame.ts";
+import type { PeerInfo, Pipe } from "./pipe.ts";
+import {
+  createWaiter,
+  type MessageLike,
+  SocketBase,
+  type SocketOptions,
+  toParts,
+  type Waiter,
+} from "./socket.ts";
+
+/** A request split at its delimiter: the routing envelope and the body. */
+interface Envelope {
+  /** Every frame up to and including the empty delimiter. */
+  envelope: Uint8Array[];
+  /** The frames after the delimiter. */
+  body: Uint8Array[];
+}
+
+const DELIMITER_ONLY: readonly Uint8Array[] = Object.freeze([EMPTY]);
+
+/**
+ * Splits a request at its first empty frame. A REQ peer's request is
+ * `["", body]`; through a ROUTER/DEALER broker it is `[id, "", body]`.
+ *
+ * @returns the split, or `undefined` when there is no delimiter
+ */
+export function splitEnvelope(message: Uint8Array[]): Envelope | undefined {
+  if (message.length > 0 && message[0].length === 0) {
+    return { envelope: DELIMITER_ONLY as Uint8Array[], body: message.slice(1) };
+  }
+  for (let i = 1; i < message.length; i++) {
+    if (message[i].length === 0) {
+      return { envelope: message.slice(0, i + 1), body: message.slice(i + 1) };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Answers one request. Return the reply (or a promise of it); throwing, or
+ * rejecting, drops the request and reports an `error` event.
+ */
+export type RequestHandler = (
+  request: Uint8Array[],
+  peer: PeerInfo,
+) => MessageLike | Promise<MessageLike>;
+
+/**
+ * A REP socket.
+ *
+ * @example
+ * ```ts ignore
+ * import { Reply } from "./rep.ts";
+ * const reply = new Reply();
+ * await reply.bind("tcp://127.0.0.1:2345");
+ * for await (const [line] of reply) await reply.send(line);
+ * ```
+ */
+export class Reply extends SocketBase {
+  readonly #queue = new FairQueue();
+  #request: { pipe: Pipe; envelope: Uint8Array[] } | undefined;
+  #receiver: Waiter<Uint8Array[]> | undefined;
+  #handler: RequestHandler | undefined;
+  #serving: Promise<void> | undefined;
+  #servingDone: (() => void) | undefined;
+  // Pipes whose handler result is still a pending promise: their next
+  // request waits, so replies leave each peer in the order requests came.
+  readonly #busy = new Set<Pipe>();
+
+  /**
+   * @param options see {@link SocketOptions}
+   */
+  constructor(options: SocketOptions = {}) {
+    super("REP", options);
+  }
+
+  /**
+   * Receives the next request, round-robin over the peers that have one.
+   *
+   * @returns the request's body frames (the envelope is kept for `send()`)
+   * @throws {SocketError} `EFSM` when the previous request has not been
+   * answered, `EBUSY` when another `receive()` waits or `serve()` runs,
+   * `EAGAIN` after `receiveTimeout`, `ETERM` when the socket closes
+   */
+  receive(): Promise<Uint8Array[]> {
+    try {
+      this.assertOpen("receive");
+      if (this.#handler !== undefined || this.#receiver !== undefined) {
+        throw new SocketError(
+          "EBUSY",
+          "Cannot receive: another receive() or serve() is already taking requests",
+        );
+      }
+      if (this.#request !== undefined) {
+        throw new SocketError(
+          "EFSM",
+          "Cannot receive: the previous request has not been answered with send()",
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const body = this.#take();
+    if (body !== undefined) return Promise.resolve(body);
+    const { waiter, promise } = createWaiter<Uint8Array[]>(
+      this.options.receiveTimeout,
+      "receive",
+      () => this.#receiver = undefined,
+    );
+    this.#receiver = waiter;
+    return promise;
+  }
+
+  /**
+   * Sends the reply to the request last received. If its peer has gone the
+   * reply is dropped silently, as RFC 28 says. Never waits for the peer.
+   *
+   * @param message the reply
+   * @throws {SocketError} `EFSM` when there is no request to answer
+   */
+  send(message: MessageLike): Promise<void> {
+    try {
+      this.assertOpen("send");
+      const request = this.#request;
+      if (request === undefined) {
+        throw new SocketError(
+          "EFSM",
+          "Cannot send: there is no request to answer; call receive() first",
+        );
+      }
+      this.#request = undefined;
+      request.pipe.write(withEnvelope(request.envelope, toParts(message)));
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Answers requests with `handler` until the socket closes. Unlike the
+   * `receive()`/`send()` lockstep, requests from different peers are served
+   * concurrently; each peer still gets its replies in order. A handler that
+   * returns a value (not a promise) replies in the same task, with no queue.
+   *
+   * @param handler computes each reply
+   * @returns resolves when the socket has closed
+   * @throws {SocketError} `EBUSY` when `receive()` or `serve()` is in use
+   */
+  serve(handler: RequestHandler): Promise<void> {
+    try {
+      this.assertOpen("serve");
+      if (this.#handler !== undefined || this.#receiver !== undefined) {
+        throw new SocketError(
+          "EBUSY",
+          "Cannot serve: requests are already being taken",
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#handler = handler;
+    this.#serving = new Promise((resolve) => this.#servingDone = resolve);
+    for (const pipe of this.pipes) this.#serveFrom(pipe);
+    return this.#serving;
+  }
+
+  /** Yields each request's body; the loop ends when the socket closes. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<
+    Uint8Array[],
+    void,
+    undefined
+  > {
+    while (!this.closed) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof SocketError && error.code === "ETERM") return;
+        throw error;
+      }
+    }
+  }
+
+  protected override attach(pipe: Pipe): void {
+    this.#queue.attach(pipe);
+  }
+
+  protected override readable(pipe: Pipe): void {
+    if (this.#handler !== undefined) {
+      this.#serveFrom(pipe);
+      return;
+    }
+    this.#queue.activate(pipe);
+    const receiver = this.#receiver;
+    if (receiver === undefined) return;
+    const body = this.#take();
+    if (body !== undefined) receiver.resolve(body);
+  }
+
+  protected override detach(pipe: Pipe): void {
+    this.#queue.detach(pipe);
+    this.#busy.delete(pipe);
+  }
+
+  protected override closing(): void {
+    this.#receiver?.reject(
+      new SocketError("ETERM", "Cannot receive: the socket was closed"),
+    );
+    this.#servingDone?.();
+  }
+
+  // The next well-formed request from the fair queue; requests without a
+  // delimiter break RFC 28 and are dropped.
+  #take(): Uint8Array[] | undefined {
+    for (let next = this.#queue.next(); next; next = this.#queue.next()) {
+      const split = splitEnvelope(next.message);
+      if (split === undefined) continue;
+      this.#request = { pipe: next.pipe, envelope: split.envelope };
+      return split.body;
+    }
+    return undefined;
+  }
+
+  #serveFrom(pipe: Pipe): void {
+    const handler = this.#handler!;
+    while (!this.#busy.has(pipe) && !this.closed) {
+      const message = pipe.read();
+      if (message === undefined) return;
+      const split = splitEnvelope(message);
+      if (split === undefined) continue;
+      let result: MessageLike | Promise<MessageLike>;
+      try {
+        result = handler(split.body, pipe.peer);
+      } catch (error) {
+        this.#reportError(error);
+        continue;
+      }
+      if (!(result instanceof Promise)) {
+        pipe.write(withEnvelope(split.envelope, toParts(result)));
+        continue;
+      }
+      this.#busy.add(pipe);
+      result.then(
+        (reply) => pipe.write(withEnvelope(split.envelope, toParts(reply))),
+        (error) => this.#reportError(error),
+      ).finally(() => {
+        this.#busy.delete(pipe);
+        if (!pipe.closed) this.#serveFrom(pipe);
+      });
+    }
+  }
+
+  #reportError(error: unknown): void {
+    this.emit({
+      type: "error",
+      error: error instanceof Error ? error : new Error(String(error)),
+    });
+  }
+}
+
+function withEnvelope(
+  envelope: Uint8Array[],
+  body: Uint8Array[],
+): Uint8Array[] {
+  return envelope.length === 1
+    ? [envelope[0], ...body]
+    : [...envelope, ...body];
+}

@@ -1,0 +1,228 @@
+/**
+ * The REQ socket (RFC 28): strict send/receive lockstep, an empty delimiter
+ * in front of each request, requests spread round-robin over peers, and a
+ * reply accepted only from the peer that got the request.
+ *
+ * @module
+ */
+
+import { SocketError } from "./errors.ts";
+import { EMPTY } from "./frame.ts";
+import { LoadBalancer } from "./load_balancer.ts";
+import type { Pipe } from "./pipe.ts";
+import {
+  createWaiter,
+  type MessageLike,
+  SocketBase,
+  type SocketOptions,
+  toParts,
+  type Waiter,
+} from "./socket.ts";
+
+/** Options of a {@link Request} socket. */
+export interface RequestOptions extends SocketOptions {
+  /**
+   * Allow `send()` while a reply is still awaited; the old request is then
+   * abandoned (libzmq's `ZMQ_REQ_RELAXED`).
+   * @default {false}
+   */
+  relaxed?: boolean;
+  /**
+   * Put a request id in front of each request and accept only the reply
+   * that carries it back, so that a late reply to an abandoned request is
+   * never taken for a newer one (libzmq's `ZMQ_REQ_CORRELATE`).
+   * @default {false}
+   */
+  correlate?: boolean;
+}
+
+/**
+ * A REQ socket. `send()` never waits: with no peer ready yet, the request
+ * waits in the socket and goes to the first peer that completes its
+ * handshake. If the peer holding a request goes away, `receive()` rejects
+ * with `EHOSTUNREACH` instead of waiting for a reply that cannot come.
+ *
+ * @example
+ * ```ts ignore
+ * import { Request } from "./req.ts";
+ * const request = new Request({ receiveTimeout: 2000 });
+ * request.connect("tcp://127.0.0.1:2345");
+ * await request.send("100");
+ * const [reply] = await request.receive();
+ * ```
+ */
+export class Request extends SocketBase {
+  readonly #balancer = new LoadBalancer();
+  readonly #relaxed: boolean;
+  readonly #correlate: boolean;
+  #requestId = (Math.random() * 0x100000000) >>> 0;
+  // The request on its way: waiting for a peer (pipe undefined) or sent.
+  #outgoing: { parts: Uint8Array[]; pipe: Pipe | undefined } | undefined;
+  // A reply, or the reason none will come, not yet taken by receive().
+  #result: Uint8Array[] | SocketError | undefined;
+  #receiver: Waiter<Uint8Array[]> | undefined;
+  #lastPeer: string | undefined;
+
+  /**
+   * @param options see {@link RequestOptions}
+   */
+  constructor(options: RequestOptions = {}) {
+    const { relaxed = false, correlate = false, ...rest } = options;
+    super("REQ", rest);
+    this.#relaxed = relaxed;
+    this.#correlate = correlate;
+  }
+
+  /** The endpoint of the peer that sent the last reply received. */
+  get lastPeer(): string | undefined {
+    return this.#lastPeer;
+  }
+
+  /** Peers ready to take a request. */
+  get peerCount(): number {
+    return this.#balancer.size;
+  }
+
+  /**
+   * Sends a request to the next peer in turn, or keeps it until one is
+   * ready.
+   *
+   * @param message the request
+   * @throws {SocketError} `EFSM` when the previous reply has not been
+   * received (unless `relaxed`), `ETERM` when the socket is closed
+   */
+  send(message: MessageLike): Promise<void> {
+    try {
+      this.assertOpen("send");
+      if (this.#awaiting && !this.#relaxed) {
+        throw new SocketError(
+          "EFSM",
+          "Cannot send: the reply to the previous request has not been received",
+        );
+      }
+      const body = toParts(message);
+      const parts = this.#correlate
+        ? [this.#nextId(), EMPTY, ...body]
+        : [EMPTY, ...body];
+      this.#result = undefined;
+      this.#outgoing = { parts, pipe: undefined };
+      const pipe = this.#balancer.next();
+      if (pipe !== undefined) this.#dispatch(pipe);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Receives the reply to the request sent last.
+   *
+   * @returns the reply's body frames
+   * @throws {SocketError} `EFSM` before any request, `EBUSY` when another
+   * `receive()` waits, `EAGAIN` after `receiveTimeout` (the request stays
+   * pending), `EHOSTUNREACH` when its peer went away, `ETERM` on close
+   */
+  receive(): Promise<Uint8Array[]> {
+    try {
+      this.assertOpen("receive");
+      if (this.#receiver !== undefined) {
+        throw new SocketError(
+          "EBUSY",
+          "Cannot receive: another receive() is waiting",
+        );
+      }
+      const result = this.#result;
+      if (result !== undefined) {
+        this.#result = undefined;
+        if (result instanceof SocketError) throw result;
+        return Promise.resolve(result);
+      }
+      if (!this.#awaiting) {
+        throw new SocketError("EFSM", "Cannot receive: send a request first");
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { waiter, promise } = createWaiter<Uint8Array[]>(
+      this.options.receiveTimeout,
+      "receive",
+      () => this.#receiver = undefined,
+    );
+    this.#receiver = waiter;
+    return promise;
+  }
+
+  get #awaiting(): boolean {
+    return this.#outgoing !== undefined;
+  }
+
+  #nextId(): Uint8Array {
+    this.#requestId = (this.#requestId + 1) >>> 0;
+    const id = new Uint8Array(4);
+    new DataView(id.buffer).setUint32(0, this.#requestId);
+    return id;
+  }
+
+  #dispatch(pipe: Pipe): void {
+    const outgoing = this.#outgoing!;
+    outgoing.pipe = pipe;
+    pipe.write(outgoing.parts);
+  }
+
+  #settle(result: Uint8Array[] | SocketError): void {
+    this.#outgoing = undefined;
+    const receiver = this.#receiver;
+    if (receiver === undefined) {
+      this.#result = result;
+    } else if (result instanceof SocketError) {
+      receiver.reject(result);
+    } else {
+      receiver.resolve(result);
+    }
+  }
+
+  protected override attach(pipe: Pipe): void {
+    this.#balancer.attach(pipe);
+    if (this.#outgoing !== undefined && this.#outgoing.pipe === undefined) {
+      this.#dispatch(pipe);
+    }
+  }
+
+  protected override readable(pipe: Pipe): void {
+    for (let message = pipe.read(); message; message = pipe.read()) {
+      // Only the peer holding the request may answer; anything else, and
+      // anything not shaped [id,] "", body..., is dropped (RFC 28).
+      if (this.#outgoing?.pipe !== pipe) continue;
+      const at = this.#correlate ? 1 : 0;
+      if (message.length <= at || message[at].length !== 0) continue;
+      if (this.#correlate && !sameId(message[0], this.#outgoing.parts[0])) {
+        continue;
+      }
+      this.#lastPeer = pipe.endpoint;
+      this.#settle(message.slice(at + 1));
+    }
+  }
+
+  protected override detach(pipe: Pipe): void {
+    this.#balancer.detach(pipe);
+    if (this.#outgoing?.pipe === pipe) {
+      this.#settle(
+        new SocketError(
+          "EHOSTUNREACH",
+          `Cannot receive: ${pipe.endpoint} went away before replying`,
+        ),
+      );
+    }
+  }
+
+  protected override closing(): void {
+    this.#receiver?.reject(
+      new SocketError("ETERM", "Cannot receive: the socket was closed"),
+    );
+  }
+}
+
+function sameId(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === 4 && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] &&
+    a[3] === b[3];
+}

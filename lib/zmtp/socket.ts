@@ -1,0 +1,448 @@
+/**
+ * What REQ and REP share: options, `bind` and `connect`, pipes that come and
+ * go as peers complete their handshake or leave, events, timeouts and
+ * `close()`. The request-reply rules live in `req.ts` and `rep.ts`.
+ *
+ * @module
+ */
+
+import type { ConnectionOptions } from "./connection.ts";
+import { formatAddress } from "./endpoint.ts";
+import { SocketError } from "./errors.ts";
+import type { SocketType } from "./null_mechanism.ts";
+import { Pipe, type PipeOwner } from "./pipe.ts";
+import { Dialer, listen, type Listener } from "./transport.ts";
+
+/** A message to send: one part or several, bytes or UTF-8 text. */
+export type MessageLike =
+  | string
+  | Uint8Array
+  | readonly (string | Uint8Array)[];
+
+/** What happens on a socket's connections, for logs and monitors. */
+export type SocketEvent =
+  | { type: "bound"; endpoint: string }
+  | { type: "accepted"; endpoint: string; remote: string }
+  | { type: "connected"; endpoint: string; remote: string }
+  | {
+    type: "ready";
+    endpoint: string;
+    remote: string;
+    peerSocketType: string;
+  }
+  | {
+    type: "disconnected";
+    endpoint: string;
+    remote: string;
+    wasReady: boolean;
+    error?: Error;
+  }
+  | { type: "refused"; endpoint: string; remote: string; reason: string }
+  | { type: "retrying"; endpoint: string; delay: number; error?: Error }
+  | { type: "error"; error: Error };
+
+/** Options common to {@link Request} and {@link Reply} sockets. */
+export interface SocketOptions {
+  /**
+   * The largest message accepted from a peer, all parts together, in
+   * octets; a peer that sends a larger one is disconnected.
+   * @default {1048576}
+   */
+  maxMessageSize?: number;
+  /**
+   * Milliseconds a new connection has to complete greeting and handshake.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Milliseconds before the first reconnect attempt.
+   * @default {100}
+   */
+  reconnectInterval?: number;
+  /**
+   * The cap, in milliseconds, that the reconnect delay doubles up to.
+   * @default {5000}
+   */
+  reconnectMaxInterval?: number;
+  /**
+   * Milliseconds `receive()` waits before rejecting with `EAGAIN`; -1 waits
+   * for ever.
+   * @default {-1}
+   */
+  receiveTimeout?: number;
+  /**
+   * Milliseconds `close()` waits for queued messages to be written.
+   * @default {1000}
+   */
+  linger?: number;
+  /**
+   * Messages queued per peer before reading from that peer pauses.
+   * @default {1000}
+   */
+  receiveHighWaterMark?: number;
+  /** The identity announced to peers (REQ only; useful with ROUTER peers). */
+  routingId?: string | Uint8Array;
+  /**
+   * The most connections open at once; further ones are closed as they
+   * arrive, with a `refused` event.
+   * @default {Infinity}
+   */
+  maxConnections?: number;
+  /** Receives every {@link SocketEvent}. */
+  onEvent?: (event: SocketEvent) => void;
+}
+
+type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "onEvent">>;
+
+const DEFAULTS: ResolvedOptions = {
+  maxMessageSize: 1024 * 1024,
+  handshakeTimeout: 10_000,
+  reconnectInterval: 100,
+  reconnectMaxInterval: 5_000,
+  receiveTimeout: -1,
+  linger: 1_000,
+  receiveHighWaterMark: 1_000,
+  maxConnections: Infinity,
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * Turns a {@link MessageLike} into parts.
+ *
+ * @throws {TypeError} when a part is neither bytes nor text
+ */
+export function toParts(message: MessageLike): Uint8Array[] {
+  if (typeof message === "string") return [encoder.encode(message)];
+  if (message instanceof Uint8Array) return [message];
+  return message.map((part) => {
+    if (typeof part === "string") return encoder.encode(part);
+    if (part instanceof Uint8Array) return part;
+    throw new TypeError(
+      `Cannot send a part of type ${typeof part}: use Uint8Array or string`,
+    );
+  });
+}
+
+/** A pending `receive()` of a socket, with its timeout. */
+export interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The base of REQ and REP sockets. Subclasses add the RFC 28 rules through
+ * the `attach`, `readable` and `detach` hooks.
+ */
+export abstract class SocketBase implements PipeOwner {
+  /** The resolved options. */
+  protected readonly options: ResolvedOptions;
+  readonly #type: SocketType;
+  readonly #identity: Uint8Array | undefined;
+  readonly #onEvent: ((event: SocketEvent) => void) | undefined;
+  readonly #listeners = new Map<string, Listener>();
+  readonly #dialers = new Map<string, Dialer>();
+  readonly #pipes = new Set<Pipe>();
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param type our socket type
+   * @param options see {@link SocketOptions}
+   * @throws {RangeError} when an option is out of range
+   */
+  constructor(type: SocketType, options: SocketOptions = {}) {
+    this.#type = type;
+    const { routingId, onEvent, ...rest } = options;
+    this.options = { ...DEFAULTS };
+    for (const [key, value] of Object.entries(rest)) {
+      if (value === undefined) continue;
+      if (typeof value !== "number" || Number.isNaN(value)) {
+        throw new TypeError(`Cannot set option "${key}": not a number`);
+      }
+      (this.options as Record<string, number>)[key] = value;
+    }
+    const { maxMessageSize, maxConnections } = this.options;
+    if (maxMessageSize < 1) {
+      throw new RangeError(
+        `Cannot set option "maxMessageSize" to ${maxMessageSize}: it must be at least 1`,
+      );
+    }
+    if (maxConnections < 1) {
+      throw new RangeError(
+        `Cannot set option "maxConnections" to ${maxConnections}: it must be at least 1`,
+      );
+    }
+    this.#identity = typeof routingId === "string"
+      ? encoder.encode(routingId)
+      : routingId;
+    if (this.#identity !== undefined && this.#identity.length > 255) {
+      throw new RangeError('Cannot set option "routingId": over 255 octets');
+    }
+    this.#onEvent = onEvent;
+  }
+
+  /** True once `close()` has been called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** The endpoints bound, with the ports actually chosen. */
+  get endpoints(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
+  /** Open connections, including those still in their handshake. */
+  get connectionCount(): number {
+    return this.#pipes.size;
+  }
+
+  /** The pipes open now (subclasses read this, for example to serve them). */
+  protected get pipes(): ReadonlySet<Pipe> {
+    return this.#pipes;
+  }
+
+  /**
+   * Binds to an endpoint and accepts peers on it.
+   *
+   * @param endpoint `tcp://host:port`; port 0 picks a free port
+   * @returns the endpoint actually bound
+   * @throws {SocketError} `EADDRINUSE` / `EADDRNOTAVAIL` when it cannot bind,
+   * `ETERM` when the socket is closed
+   * @throws {SyntaxError} when the endpoint cannot be parsed
+   */
+  bind(endpoint: string): Promise<string> {
+    try {
+      this.assertOpen("bind");
+      const listener = listen(
+        endpoint,
+        (conn) => this.#accepted(listener, conn),
+      );
+      this.#listeners.set(listener.endpoint, listener);
+      this.emit({ type: "bound", endpoint: listener.endpoint });
+      return Promise.resolve(listener.endpoint);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Connects to an endpoint in the background: the peer need not be up yet,
+   * and the socket reconnects with growing delays whenever it goes away.
+   *
+   * @param endpoint `tcp://host:port`
+   * @throws {SyntaxError} when the endpoint cannot be parsed
+   * @throws {SocketError} `ETERM` when the socket is closed
+   */
+  connect(endpoint: string): void {
+    this.assertOpen("connect");
+    if (this.#dialers.has(endpoint)) return;
+    const dialer = new Dialer(endpoint, this.options, {
+      connected: async (conn) => {
+        if (this.closed) {
+          conn.close();
+          return false;
+        }
+        const pipe = this.#open(conn, endpoint, false);
+        this.emit({
+          type: "connected",
+          endpoint,
+          remote: pipe.connection.remote,
+        });
+        await pipe.connection.done;
+        return pipe.wasReady;
+      },
+      retrying: (delay, error) =>
+        this.emit({ type: "retrying", endpoint, delay, error }),
+    });
+    this.#dialers.set(endpoint, dialer);
+  }
+
+  /**
+   * Stops connecting to an endpoint and closes its connection.
+   *
+   * @param endpoint an endpoint given to {@link connect}
+   */
+  async disconnect(endpoint: string): Promise<void> {
+    const dialer = this.#dialers.get(endpoint);
+    if (dialer === undefined) return;
+    this.#dialers.delete(endpoint);
+    const closing = dialer.close();
+    for (const pipe of this.#pipes) {
+      if (pipe.endpoint === endpoint) pipe.connection.close();
+    }
+    await closing;
+  }
+
+  /**
+   * Closes the socket: stops accepting and connecting, waits up to `linger`
+   * milliseconds for queued messages to be written, then closes every
+   * connection and rejects pending calls with `ETERM`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** So that `await using` closes the socket. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.closing();
+    const listeners = [...this.#listeners.values()].map((l) => l.close());
+    const dialers = [...this.#dialers.values()].map((d) => d.close());
+    this.#listeners.clear();
+    this.#dialers.clear();
+    await Promise.all(listeners);
+    const pipes = [...this.#pipes];
+    await withTimeout(
+      Promise.all(pipes.map((pipe) => pipe.connection.drained())),
+      this.options.linger,
+    );
+    for (const pipe of pipes) pipe.connection.close();
+    await Promise.all(pipes.map((pipe) => pipe.connection.done));
+    await Promise.all(dialers);
+  }
+
+  /** Throws `ETERM` when the socket is closed. */
+  protected assertOpen(action: string): void {
+    if (this.closed) {
+      throw new SocketError("ETERM", `Cannot ${action}: the socket is closed`);
+    }
+  }
+
+  /** Sends an event to the `onEvent` option, if set. */
+  protected emit(event: SocketEvent): void {
+    this.#onEvent?.(event);
+  }
+
+  /** Called once when `close()` starts: reject waiting calls here. */
+  protected abstract closing(): void;
+  /** A peer completed its handshake. */
+  protected abstract attach(pipe: Pipe): void;
+  /** A peer's queue went from empty to holding a message. */
+  protected abstract readable(pipe: Pipe): void;
+  /** A peer left (called only for pipes that were attached). */
+  protected abstract detach(pipe: Pipe): void;
+
+  #accepted(listener: Listener, conn: Deno.TcpConn): void {
+    const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
+    if (this.closed) {
+      conn.close();
+      return;
+    }
+    if (this.#pipes.size >= this.options.maxConnections) {
+      conn.close();
+      this.emit({
+        type: "refused",
+        endpoint: listener.endpoint,
+        remote,
+        reason: `${this.options.maxConnections} connections are open already`,
+      });
+      return;
+    }
+    this.#open(conn, listener.endpoint, true);
+    this.emit({ type: "accepted", endpoint: listener.endpoint, remote });
+  }
+
+  #open(conn: Deno.Conn, endpoint: string, isServer: boolean): Pipe {
+    const options: ConnectionOptions = {
+      socketType: this.#type,
+      identity: this.#identity,
+      isServer,
+      maxMessageSize: this.options.maxMessageSize,
+      handshakeTimeout: this.options.handshakeTimeout,
+    };
+    const pipe = new Pipe(
+      this,
+      conn,
+      endpoint,
+      options,
+      this.options.receiveHighWaterMark,
+    );
+    this.#pipes.add(pipe);
+    return pipe;
+  }
+
+  /** Part of {@link PipeOwner}. */
+  pipeReady(pipe: Pipe): void {
+    const { endpoint, remote, peerSocketType } = pipe.connection;
+    this.emit({ type: "ready", endpoint, remote, peerSocketType });
+    if (!this.closed) this.attach(pipe);
+  }
+
+  /** Part of {@link PipeOwner}. */
+  pipeReadable(pipe: Pipe): void {
+    if (!this.closed) this.readable(pipe);
+  }
+
+  /** Part of {@link PipeOwner}. */
+  pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void {
+    this.#pipes.delete(pipe);
+    if (wasReady) this.detach(pipe);
+    const { endpoint, remote } = pipe.connection;
+    this.emit({ type: "disconnected", endpoint, remote, wasReady, error });
+  }
+}
+
+/**
+ * Waits for `promise`, or for `ms` milliseconds if that comes first,
+ * leaving no timer behind. A negative `ms` waits for ever.
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | undefined> {
+  if (ms < 0) return await promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Creates a waiter that rejects with `EAGAIN` after `timeout` milliseconds
+ * (never, when negative). `onSettle` runs once when it settles either way.
+ */
+export function createWaiter<T>(
+  timeout: number,
+  action: string,
+  onSettle: () => void,
+): { waiter: Waiter<T>; promise: Promise<T> } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waiter: Waiter<T> = {
+    resolve(value) {
+      clearTimeout(timer);
+      onSettle();
+      resolve(value);
+    },
+    reject(error) {
+      clearTimeout(timer);
+      onSettle();
+      reject(error);
+    },
+  };
+  if (timeout >= 0) {
+    timer = setTimeout(() => {
+      waiter.reject(
+        new SocketError(
+          "EAGAIN",
+          `Cannot ${action}: nothing within ${timeout} ms`,
+        ),
+      );
+    }, timeout);
+  }
+  return { waiter, promise };
+}

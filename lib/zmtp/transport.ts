@@ -1,0 +1,226 @@
+/**
+ * TCP underneath the sockets: an accept loop for `bind`, and a dialer with
+ * reconnect and capped, jittered backoff for `connect`. Knows nothing of
+ * ZMTP.
+ *
+ * @module
+ */
+
+import { SocketError } from "./errors.ts";
+import { formatEndpoint, listenHostname, parseEndpoint } from "./endpoint.ts";
+
+/** A bound endpoint accepting connections. */
+export interface Listener {
+  /** The endpoint actually bound (port 0 replaced by the chosen port). */
+  readonly endpoint: string;
+  /** Stops accepting; connections already accepted stay open. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds `endpoint` and hands every accepted connection, with Nagle's
+ * algorithm off, to `accepted`.
+ *
+ * @param endpoint `tcp://host:port`; `*` binds every interface, port 0 any port
+ * @param accepted called for each new connection
+ * @returns the listener, once bound
+ * @throws {SocketError} `EADDRINUSE` or `EADDRNOTAVAIL` when it cannot bind
+ * @throws {SyntaxError} when the endpoint cannot be parsed
+ */
+export function listen(
+  endpoint: string,
+  accepted: (conn: Deno.TcpConn) => void,
+): Listener {
+  const { host, port } = parseEndpoint(endpoint);
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: listenHostname(host), port });
+  } catch (error) {
+    throw bindError(endpoint, error);
+  }
+  const bound = formatEndpoint({
+    host,
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: wait, then accept again.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      if (closed) {
+        conn.close();
+        return;
+      }
+      conn.setNoDelay(true);
+      accepted(conn);
+    }
+  })();
+  return {
+    endpoint: bound,
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+      await loop;
+    },
+  };
+}
+
+function bindError(endpoint: string, error: unknown): Error {
+  const why = error instanceof Error ? error.message : String(error);
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new SocketError(
+      "EADDRINUSE",
+      `Cannot bind "${endpoint}": address already in use`,
+    );
+  }
+  return new SocketError(
+    "EADDRNOTAVAIL",
+    `Cannot bind "${endpoint}": ${why}`,
+  );
+}
+
+/** Reconnect timing, as libzmq's `ZMQ_RECONNECT_IVL` and `_MAX`. */
+export interface BackoffOptions {
+  /** The first delay, in milliseconds. */
+  reconnectInterval: number;
+  /** The cap the delay doubles up to, in milliseconds; 0 keeps it fixed. */
+  reconnectMaxInterval: number;
+}
+
+/**
+ * The delay before reconnect attempt `attempt` (0 first): the interval
+ * doubled per attempt up to the cap, plus random jitter of up to one
+ * interval so that many clients do not reconnect in step.
+ *
+ * @param attempt how many attempts failed in a row
+ * @param options the interval and its cap
+ * @param random a source of numbers in [0, 1)
+ * @returns milliseconds to wait
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay } from "./transport.ts";
+ * const options = { reconnectInterval: 100, reconnectMaxInterval: 1000 };
+ * backoffDelay(3, options, () => 0); // 800
+ * backoffDelay(9, options, () => 0); // 1000
+ * ```
+ */
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number = Math.random,
+): number {
+  const base = options.reconnectInterval;
+  const cap = Math.max(options.reconnectMaxInterval, base);
+  const grown = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return Math.round(grown + random() * base);
+}
+
+/** Callbacks of a {@link Dialer}. */
+export interface DialerHandler {
+  /**
+   * A TCP connection was made; resolve when it has ended, with true when
+   * it got far enough (past the handshake) to reset the backoff.
+   */
+  connected(conn: Deno.TcpConn): Promise<boolean>;
+  /** An attempt failed or a connection ended; the next comes after `delay`. */
+  retrying(delay: number, error: Error | undefined): void;
+}
+
+/**
+ * Keeps one outgoing connection to an endpoint: connects, and when that
+ * fails or the connection ends, tries again after {@link backoffDelay}.
+ * The peer need not exist yet.
+ */
+export class Dialer {
+  /** The endpoint dialed. */
+  readonly endpoint: string;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #options: BackoffOptions;
+  readonly #handler: DialerHandler;
+  #closed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
+  readonly #loop: Promise<void>;
+
+  /**
+   * Starts dialing at once.
+   *
+   * @param endpoint `tcp://host:port`
+   * @param options reconnect timing
+   * @param handler receives each connection and each retry
+   * @throws {SyntaxError} when the endpoint cannot be parsed
+   */
+  constructor(
+    endpoint: string,
+    options: BackoffOptions,
+    handler: DialerHandler,
+  ) {
+    const { host, port } = parseEndpoint(endpoint);
+    if (host === "*" || port === 0) {
+      throw new SyntaxError(
+        `Cannot connect to "${endpoint}": a concrete host and port are needed`,
+      );
+    }
+    this.endpoint = endpoint;
+    this.#host = host;
+    this.#port = port;
+    this.#options = options;
+    this.#handler = handler;
+    this.#loop = this.#run();
+  }
+
+  /** Stops dialing; a connection already made is the caller's to close. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      let error: Error | undefined;
+      try {
+        const conn = await Deno.connect({
+          hostname: this.#host,
+          port: this.#port,
+        });
+        if (this.#closed) {
+          conn.close();
+          return;
+        }
+        conn.setNoDelay(true);
+        const handshook = await this.#handler.connected(conn);
+        failures = handshook ? 0 : failures + 1;
+      } catch (caught) {
+        error = caught instanceof Error ? caught : new Error(String(caught));
+        failures++;
+      }
+      if (this.#closed) return;
+      const delay = backoffDelay(
+        failures - 1 < 0 ? 0 : failures - 1,
+        this.#options,
+      );
+      this.#handler.retrying(delay, error);
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, delay);
+      });
+    }
+  }
+}
