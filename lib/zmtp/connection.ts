@@ -8,7 +8,7 @@
  */
 
 import { formatAddress } from "./endpoint.ts";
-import { ProtocolError } from "./errors.ts";
+import { MessageSizeError, ProtocolError } from "./errors.ts";
 import {
   COMMAND,
   encodeCommand,
@@ -287,8 +287,10 @@ export class Connection implements FrameSink {
     this.#parts.push(body);
     this.#partsSize += body.length;
     if (this.#partsSize > this.#options.maxMessageSize) {
-      throw new ProtocolError(
-        `Message of over ${this.#options.maxMessageSize} octets exceeds the limit`,
+      const limit = this.#options.maxMessageSize;
+      throw new MessageSizeError(
+        `Message of over ${limit} octets exceeds the limit`,
+        limit,
       );
     }
     if (flags & MORE) {

@@ -60,3 +60,22 @@ export class ProtocolError extends Error {
     this.name = "ProtocolError";
   }
 }
+
+/**
+ * A peer sent a message larger than the socket's `maxMessageSize`; that
+ * peer's connection is closed. Reported through socket events.
+ */
+export class MessageSizeError extends ProtocolError {
+  /** The limit that was exceeded, in octets. */
+  readonly limit: number;
+
+  /**
+   * @param message what the peer sent
+   * @param limit the limit, in octets
+   */
+  constructor(message: string, limit: number) {
+    super(message);
+    this.name = "MessageSizeError";
+    this.limit = limit;
+  }
+}

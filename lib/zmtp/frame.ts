@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { MessageSizeError, ProtocolError } from "./errors.ts";
 
 /** Flag bit: more frames of this message follow. */
 export const MORE = 0x01;
@@ -178,14 +178,11 @@ export class FrameDecoder {
     const limit = command
       ? this.#limits.maxCommandFrame
       : this.#limits.maxMessageFrame;
-    if (size > limit) {
-      throw new ProtocolError(
-        `${
-          command ? "Command" : "Message"
-        } frame of ${size} octets exceeds the limit of ${limit}`,
-      );
-    }
-    return size;
+    if (size <= limit) return size;
+    const kind = command ? "Command" : "Message";
+    const text =
+      `${kind} frame of ${size} octets exceeds the limit of ${limit}`;
+    throw command ? new ProtocolError(text) : new MessageSizeError(text, limit);
   }
 }
 

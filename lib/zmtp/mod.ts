@@ -25,7 +25,12 @@ export { Reply, type RequestHandler } from "./rep.ts";
 export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
 export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
-export { SocketError, type SocketErrorCode } from "./errors.ts";
+export {
+  MessageSizeError,
+  ProtocolError,
+  SocketError,
+  type SocketErrorCode,
+} from "./errors.ts";
 export {
   formatEndpoint,
   isLoopback,

@@ -1,0 +1,202 @@
+#!/usr/bin/env -S deno run --allow-net
+/**
+ * The multiply client: sends each line it reads to a multiply server and
+ * prints the reply, as the tutorial's `multiply_client.py` does, with a
+ * timeout and retries so that it never hangs (the ZeroMQ guide's "Lazy
+ * Pirate" pattern).
+ *
+ *     deno run --allow-net client.ts [port] [host] [options]
+ *
+ * @module
+ */
+
+import {
+  connectingLine,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  endpointFor,
+  PROMPT,
+} from "./lib/protocol.ts";
+import {
+  parseCommandLine,
+  parseInteger,
+  printError,
+  runMain,
+  UsageError,
+  VERSION,
+} from "./lib/cli.ts";
+import { LineWriter } from "./lib/line_writer.ts";
+import { readLines } from "./lib/lines.ts";
+import { parseEndpoint, Request, SocketError } from "./lib/zmtp/mod.ts";
+
+const DEFAULT_TIMEOUT = 3000;
+const DEFAULT_TRIES = 3;
+
+const USAGE = `Usage: client.ts [port] [host] [options]
+
+Sends each line it reads to a multiply server and prints the reply, as the
+tutorial's multiply_client.py does. Defaults: port ${DEFAULT_PORT}, host ${DEFAULT_HOST}.
+On a terminal it prompts for numbers; otherwise it prints only the replies,
+one per line, so that it fits in a pipeline.
+
+Options:
+  --connect ENDPOINT   use the server at ENDPOINT (tcp://host:port); may
+                       repeat: requests go round-robin to the servers that are up
+  --timeout MS         wait MS milliseconds for each reply (default ${DEFAULT_TIMEOUT})
+  --retries N          try each request N times before giving up (default ${DEFAULT_TRIES})
+  -v, --verbose        say on stderr which server answered, and each retry
+  -h, --help           show this help and exit
+  -V, --version        show the version and exit`;
+
+const OPTIONS = {
+  connect: { type: "string", multiple: true },
+  timeout: { type: "string" },
+  retries: { type: "string" },
+  verbose: { type: "boolean", short: "v" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+interface Settings {
+  endpoints: string[];
+  timeout: number;
+  tries: number;
+  verbose: boolean;
+}
+
+function settingsFrom(args: string[]): Settings | "help" | "version" {
+  const cli = parseCommandLine(args, OPTIONS, 2);
+  if (cli.flag("help")) return "help";
+  if (cli.flag("version")) return "version";
+  const [portText, hostText] = cli.positionals;
+  const endpoints = cli.strings("connect");
+  if (portText !== undefined || endpoints.length === 0) {
+    const port = portText === undefined
+      ? DEFAULT_PORT
+      : parseInteger(portText, "port", 1, 65535);
+    endpoints.unshift(endpointFor(hostText ?? DEFAULT_HOST, port));
+  }
+  for (const endpoint of endpoints) {
+    try {
+      if (parseEndpoint(endpoint).port === 0) {
+        throw new SyntaxError(`port 0 in "${endpoint}"`);
+      }
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const timeout = cli.string("timeout");
+  const tries = cli.string("retries");
+  return {
+    endpoints,
+    timeout: timeout === undefined
+      ? DEFAULT_TIMEOUT
+      : parseInteger(timeout, "--timeout", 1, 2 ** 31 - 1),
+    tries: tries === undefined
+      ? DEFAULT_TRIES
+      : parseInteger(tries, "--retries", 1, 1_000_000),
+    verbose: cli.flag("verbose"),
+  };
+}
+
+/**
+ * Asks with retries: a try that times out closes and reopens the socket, so
+ * that a late reply can never be matched to a later request; a try whose
+ * server went away is sent again at once, to a server that is up.
+ */
+class LazyPirate {
+  readonly #settings: Settings;
+  #socket: Request;
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.#socket = this.#open();
+  }
+
+  #open(): Request {
+    const socket = new Request({
+      receiveTimeout: this.#settings.timeout,
+      linger: 0,
+    });
+    for (const endpoint of this.#settings.endpoints) socket.connect(endpoint);
+    return socket;
+  }
+
+  async ask(line: Uint8Array): Promise<Uint8Array | undefined> {
+    const { tries, timeout, verbose } = this.#settings;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      await this.#socket.send(line);
+      try {
+        const [reply = new Uint8Array(0)] = await this.#socket.receive();
+        if (verbose) printError(`reply from ${this.#socket.lastPeer}`);
+        return reply;
+      } catch (error) {
+        if (!(error instanceof SocketError)) throw error;
+        const why = error.code === "EAGAIN"
+          ? `no reply within ${timeout} ms`
+          : error.code === "EHOSTUNREACH"
+          ? error.message.replace(/^Cannot receive: /, "")
+          : undefined;
+        if (why === undefined) throw error;
+        if (verbose) printError(`${why} (try ${attempt} of ${tries})`);
+        if (error.code === "EAGAIN") {
+          await this.#socket.close();
+          this.#socket = this.#open();
+        }
+      }
+    }
+    return undefined;
+  }
+
+  close(): Promise<void> {
+    return this.#socket.close();
+  }
+}
+
+async function main(): Promise<number> {
+  const settings = settingsFrom(Deno.args);
+  if (settings === "help" || settings === "version") {
+    console.log(settings === "help" ? USAGE : `multiply client ${VERSION}`);
+    return 0;
+  }
+  const interactive = Deno.stdin.isTerminal();
+  const out = new LineWriter(Deno.stdout);
+  if (interactive) {
+    for (const endpoint of settings.endpoints) {
+      const { host, port } = parseEndpoint(endpoint);
+      out.line(connectingLine(port, host));
+    }
+  }
+  const pirate = new LazyPirate(settings);
+  const decoder = new TextDecoder();
+  const lines = readLines(Deno.stdin.readable);
+  let status = 0;
+  while (true) {
+    if (interactive) out.text(PROMPT);
+    await out.flush();
+    const next = await lines.next();
+    if (next.done) {
+      if (interactive) out.line(""); // Ctrl-D: end the prompt's line, quietly.
+      break;
+    }
+    const reply = await pirate.ask(next.value);
+    if (reply !== undefined) {
+      out.line(decoder.decode(reply));
+      continue;
+    }
+    printError(
+      `no reply from ${settings.endpoints.join(", ")} after ${settings.tries} ${
+        settings.tries === 1 ? "try" : "tries"
+      }`,
+    );
+    if (!interactive) {
+      status = 1;
+      break;
+    }
+  }
+  await pirate.close();
+  await out.flush();
+  return status;
+}
+
+if (import.meta.main) await runMain("client", USAGE, main);

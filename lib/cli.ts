@@ -1,0 +1,188 @@
+/**
+ * Command-line parsing for `server.ts` and `client.ts`. It uses Deno's
+ * built-in `node:util` `parseArgs` because JSR (and so `@std/cli`) cannot be
+ * reached from here; this file is the one place to swap it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import config from "../deno.json" with { type: "json" };
+
+/** The version of multiply, from `deno.json`. */
+export const VERSION: string = config.version;
+
+/** A command line that cannot be used: print the message and usage, exit 2. */
+export class UsageError extends Error {
+  /**
+   * @param message what is wrong, in one line
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One option: a flag (`boolean`) or one that takes a value (`string`). */
+export interface OptionSpec {
+  type: "boolean" | "string";
+  /** A one-letter alias. */
+  short?: string;
+  /** May be given more than once; the values are collected in order. */
+  multiple?: boolean;
+}
+
+type Values = Record<
+  string,
+  string | boolean | (string | boolean)[] | undefined
+>;
+
+/** The parsed command line, with typed access to its options. */
+export class CommandLine {
+  /** The positional arguments, in order. */
+  readonly positionals: string[];
+  readonly #values: Values;
+
+  /**
+   * @param values option values by name, as `parseArgs` returns them
+   * @param positionals the positional arguments
+   */
+  constructor(values: Values, positionals: string[]) {
+    this.#values = values;
+    this.positionals = positionals;
+  }
+
+  /** Whether a flag was given. */
+  flag(name: string): boolean {
+    return this.#values[name] === true;
+  }
+
+  /** The value of an option given at most once. */
+  string(name: string): string | undefined {
+    const value = this.#values[name];
+    return typeof value === "string" ? value : undefined;
+  }
+
+  /** Every value of an option that may repeat, in order. */
+  strings(name: string): string[] {
+    const value = this.#values[name];
+    return Array.isArray(value) ? value.map(String) : [];
+  }
+}
+
+// A negative number is a positional argument here (`server.ts -3`), not an
+// option; parseArgs would take it for one.
+const NEGATIVE_NUMBER = /^-(\d|\.\d|inf|nan)/i;
+
+/**
+ * Parses `args` strictly: unknown options and missing values are errors.
+ *
+ * @param args the arguments after the script name
+ * @param options the accepted options
+ * @param maxPositionals how many positional arguments are allowed
+ * @returns the options and positionals
+ * @throws {UsageError} when the arguments do not fit
+ */
+export function parseCommandLine(
+  args: readonly string[],
+  options: Record<string, OptionSpec>,
+  maxPositionals: number,
+): CommandLine {
+  const protectedArgs = new Map<string, string>();
+  const prepared = args.map((arg, i) => {
+    const previous = args[i - 1];
+    const takesValue = previous !== undefined &&
+      Object.entries(options).some(([name, spec]) =>
+        spec.type === "string" &&
+        (previous === `--${name}` || previous === `-${spec.short}`)
+      );
+    if (!NEGATIVE_NUMBER.test(arg) || takesValue) return arg;
+    const placeholder = `\u0000${i}`;
+    protectedArgs.set(placeholder, arg);
+    return placeholder;
+  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: prepared,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(
+      (error instanceof Error ? error.message : String(error))
+        .replace(/\. To specify a positional argument.*$/s, ""),
+    );
+  }
+  const positionals = parsed.positionals.map((arg) =>
+    protectedArgs.get(arg) ?? arg
+  );
+  if (positionals.length > maxPositionals) {
+    throw new UsageError(
+      `too many arguments: ${positionals.slice(maxPositionals).join(" ")}`,
+    );
+  }
+  return new CommandLine(parsed.values, positionals);
+}
+
+/**
+ * Parses a whole number within bounds.
+ *
+ * @param text the argument
+ * @param what its name, for the error
+ * @throws {UsageError} when it is not a whole number in range
+ */
+export function parseInteger(
+  text: string,
+  what: string,
+  min: number,
+  max: number,
+): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new UsageError(
+      `${what} must be a whole number from ${min} to ${max}, not '${text}'`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Runs a command-line program: a {@link UsageError} prints its message and
+ * the usage on stderr and exits 2; any other error prints one line and exits
+ * 1. Never a stack trace.
+ *
+ * @param name the program's name, for messages
+ * @param usage the usage text
+ * @param main the program
+ */
+export async function runMain(
+  name: string,
+  usage: string,
+  main: () => Promise<number | void>,
+): Promise<never> {
+  let code: number;
+  try {
+    code = (await main()) ?? 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof UsageError) {
+      printError(`${name}: ${message}\n\n${usage}`);
+      code = 2;
+    } else {
+      printError(`${name}: ${message}`);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
+
+/** Writes a line to stderr, whole, ignoring a closed stderr. */
+export function printError(text: string): void {
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(text + "\n"));
+  } catch {
+    // Nobody is listening; nothing else to do.
+  }
+}

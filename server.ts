@@ -1,0 +1,201 @@
+#!/usr/bin/env -S deno run --allow-net
+/**
+ * The multiply server: binds a REP socket and answers each request with the
+ * number times the multiplier, exactly as the tutorial's `multiply_server.py`.
+ *
+ *     deno run --allow-net server.ts [multiplier] [port] [host] [options]
+ *
+ * @module
+ */
+
+import {
+  answer,
+  DEFAULT_HOST,
+  DEFAULT_MULTIPLIER,
+  DEFAULT_PORT,
+  endpointFor,
+  logLine,
+  parseMultiplier,
+  waitingLine,
+} from "./lib/protocol.ts";
+import {
+  parseCommandLine,
+  parseInteger,
+  printError,
+  runMain,
+  UsageError,
+  VERSION,
+} from "./lib/cli.ts";
+import { LineWriter } from "./lib/line_writer.ts";
+import {
+  isLoopback,
+  MessageSizeError,
+  parseEndpoint,
+  Reply,
+  type SocketEvent,
+} from "./lib/zmtp/mod.ts";
+
+const USAGE = `Usage: server.ts [multiplier] [port] [host] [options]
+
+Answers each request with the number times the multiplier, as the tutorial's
+multiply_server.py does. Defaults: multiplier ${DEFAULT_MULTIPLIER}, port ${DEFAULT_PORT}, host ${DEFAULT_HOST}.
+The multiplier may be a whole number or a decimal; port 0 picks a free port.
+
+Options:
+  --bind ENDPOINT         also listen on ENDPOINT (tcp://host:port); may repeat
+  --connect ENDPOINT      take requests from a broker's backend at ENDPOINT
+                          (a ROUTER/DEALER queue); may repeat
+  --max-connections N     refuse connections beyond N open at once
+  --max-message-size N    drop a peer that sends a message over N octets
+                          (default 1048576)
+  -q, --quiet             do not log each request
+  -h, --help              show this help and exit
+  -V, --version           show the version and exit`;
+
+const OPTIONS = {
+  bind: { type: "string", multiple: true },
+  connect: { type: "string", multiple: true },
+  "max-connections": { type: "string" },
+  "max-message-size": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** What to bind and connect, with the line the tutorial prints for each. */
+interface Plan {
+  multiplier: number;
+  binds: { endpoint: string; host: string; port: number }[];
+  connects: string[];
+  quiet: boolean;
+  maxConnections?: number;
+  maxMessageSize?: number;
+}
+
+function plan(args: string[]): Plan | "help" | "version" {
+  const cli = parseCommandLine(args, OPTIONS, 3);
+  if (cli.flag("help")) return "help";
+  if (cli.flag("version")) return "version";
+  const [multiplierText, portText, hostText] = cli.positionals;
+  const multiplier = multiplierText === undefined
+    ? DEFAULT_MULTIPLIER
+    : parseMultiplier(multiplierText);
+  if (multiplier === undefined) {
+    throw new UsageError(
+      `multiplier must be a finite number, not '${multiplierText}'`,
+    );
+  }
+  const binds = cli.strings("bind").map(checkedEndpoint);
+  const connects = cli.strings("connect");
+  connects.forEach(checkedEndpoint);
+  const usesTutorialEndpoint = portText !== undefined ||
+    (binds.length === 0 && connects.length === 0);
+  if (usesTutorialEndpoint) {
+    const port = portText === undefined
+      ? DEFAULT_PORT
+      : parseInteger(portText, "port", 0, 65535);
+    const host = hostText ?? DEFAULT_HOST;
+    const endpoint = endpointFor(host, port);
+    checkedEndpoint(endpoint);
+    binds.unshift({ endpoint, host, port });
+  }
+  const limit = (name: string) => {
+    const text = cli.string(name);
+    return text === undefined
+      ? undefined
+      : parseInteger(text, `--${name}`, 1, Number.MAX_SAFE_INTEGER);
+  };
+  return {
+    multiplier,
+    binds,
+    connects,
+    quiet: cli.flag("quiet"),
+    maxConnections: limit("max-connections"),
+    maxMessageSize: limit("max-message-size"),
+  };
+}
+
+function checkedEndpoint(endpoint: string) {
+  try {
+    return { endpoint, ...parseEndpoint(endpoint) };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+// Each kind of trouble is reported once, so a flood cannot flood stderr.
+function noticeOnce(): (event: SocketEvent) => void {
+  const said = new Set<string>();
+  const once = (kind: string, text: string) => {
+    if (said.has(kind)) return;
+    said.add(kind);
+    printError(`server: ${text} (said once)`);
+  };
+  return (event) => {
+    if (event.type === "refused") {
+      once(
+        "refused",
+        `refusing connections: ${event.reason} (--max-connections)`,
+      );
+    } else if (
+      event.type === "disconnected" && event.error instanceof MessageSizeError
+    ) {
+      once(
+        "size",
+        `dropped a peer that sent a message over ${event.error.limit} octets (--max-message-size)`,
+      );
+    } else if (event.type === "error") {
+      once("error", `a request failed: ${event.error.message}`);
+    }
+  };
+}
+
+async function main(): Promise<number> {
+  const settings = plan(Deno.args);
+  if (settings === "help" || settings === "version") {
+    console.log(settings === "help" ? USAGE : `multiply server ${VERSION}`);
+    return 0;
+  }
+  const { multiplier, quiet } = settings;
+  const socket = new Reply({
+    maxConnections: settings.maxConnections,
+    maxMessageSize: settings.maxMessageSize,
+    linger: 2000,
+    onEvent: noticeOnce(),
+  });
+  const out = new LineWriter(Deno.stdout);
+  try {
+    for (const { endpoint, host } of settings.binds) {
+      const bound = await socket.bind(endpoint);
+      out.line(waitingLine(parseEndpoint(bound).port, host));
+      if (!isLoopback(parseEndpoint(bound).host)) {
+        printError(
+          `server: ${bound} is reachable from the network, and ZMTP's NULL mechanism authenticates no one`,
+        );
+      }
+    }
+  } catch (error) {
+    await socket.close();
+    throw error;
+  }
+  for (const endpoint of settings.connects) {
+    socket.connect(endpoint);
+    out.line(`Taking requests from '${endpoint}'.`);
+  }
+  // Stop accepting, answer what has been received, close, exit 0.
+  const stop = () => void socket.close();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+
+  const encoder = new TextEncoder();
+  await socket.serve(([body = new Uint8Array(0)]) => {
+    const { request, reply } = answer(body, multiplier);
+    if (!quiet) out.line(logLine(request, reply));
+    return encoder.encode(reply);
+  });
+  await socket.close();
+  await out.flush();
+  return 0;
+}
+
+if (import.meta.main) await runMain("server", USAGE, main);

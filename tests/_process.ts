@@ -1,0 +1,293 @@
+/**
+ * Test helpers: real processes on loopback, bounded in time, and always
+ * stopped. Every test that starts a process disposes of it with `await using`.
+ *
+ * @module
+ */
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const PYTHON = "/usr/bin/python3";
+export const TUTORIAL_SERVER = `${ROOT}tests/tutorial/multiply_server.py`;
+export const TUTORIAL_CLIENT = `${ROOT}tests/tutorial/multiply_client.py`;
+
+/** Rejects when `promise` takes longer than `ms`; clears its timer. */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: no result within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A TCP port that was free a moment ago (for peers that cannot bind port 0). */
+export function freePort(hostname = "127.0.0.1"): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** True when a port on 127.0.0.1 can be bound now. */
+export function portIsFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How a process ended, with everything it printed. */
+export interface Finished {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@link Proc}. */
+export interface ProcOptions {
+  /** Text to write to stdin, which is then closed; omit to keep it open. */
+  input?: string | Uint8Array;
+  /** Keep stdin open for {@link Proc.write}. */
+  interactiveStdin?: boolean;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** A child process whose output is collected as it comes. */
+export class Proc {
+  readonly name: string;
+  readonly child: Deno.ChildProcess;
+  #stdout = "";
+  #stderr = "";
+  #watchers: (() => void)[] = [];
+  readonly #pumps: Promise<void>;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #status: Deno.CommandStatus | undefined;
+  readonly #statusPromise: Promise<Deno.CommandStatus>;
+
+  constructor(command: string, args: string[], options: ProcOptions = {}) {
+    this.name = [command.split("/").pop(), ...args.slice(0, 3)].join(" ");
+    const keepStdin = options.input !== undefined || options.interactiveStdin;
+    this.child = new Deno.Command(command, {
+      args,
+      stdin: keepStdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env,
+      cwd: options.cwd ?? ROOT,
+    }).spawn();
+    this.#statusPromise = this.child.status.then((status) =>
+      this.#status = status
+    );
+    if (keepStdin) this.#stdin = this.child.stdin.getWriter();
+    if (options.input !== undefined) {
+      const bytes = typeof options.input === "string"
+        ? new TextEncoder().encode(options.input)
+        : options.input;
+      this.#stdin!.write(bytes).then(() => this.closeStdin()).catch(() => {});
+    }
+    this.#pumps = Promise.all([
+      this.#pump(this.child.stdout, (text) => this.#stdout += text),
+      this.#pump(this.child.stderr, (text) => this.#stderr += text),
+    ]).then(() => {});
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, add: (text: string) => void) {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      add(decoder.decode(chunk, { stream: true }));
+      const watchers = this.#watchers;
+      this.#watchers = [];
+      for (const wake of watchers) wake();
+    }
+  }
+
+  get stdout(): string {
+    return this.#stdout;
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  get running(): boolean {
+    return this.#status === undefined;
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Writes to stdin (needs `interactiveStdin` or `input`). */
+  async write(text: string): Promise<void> {
+    await this.#stdin!.write(new TextEncoder().encode(text));
+  }
+
+  async closeStdin(): Promise<void> {
+    const stdin = this.#stdin;
+    this.#stdin = undefined;
+    await stdin?.close().catch(() => {});
+  }
+
+  /** Waits until stdout (or stderr) matches, returning the match. */
+  async waitFor(
+    pattern: RegExp,
+    ms = 15_000,
+    stream: "stdout" | "stderr" = "stdout",
+  ): Promise<RegExpMatchArray> {
+    const check = () =>
+      (stream === "stdout" ? this.#stdout : this.#stderr).match(pattern);
+    const wait = async () => {
+      while (true) {
+        const match = check();
+        if (match) return match;
+        if (!this.running) {
+          throw new Error(
+            `${this.name} exited before printing ${pattern}:\n${this.#stdout}\n${this.#stderr}`,
+          );
+        }
+        await new Promise<void>((resolve) => {
+          this.#watchers.push(resolve);
+          this.#statusPromise.then(() => resolve());
+        });
+      }
+    };
+    return await within(wait(), ms, `${this.name} printing ${pattern}`);
+  }
+
+  /** Waits until stdout holds `count` lines. */
+  async waitForLines(count: number, ms = 15_000): Promise<string[]> {
+    const pattern = new RegExp(`^(?:[^\\n]*\\n){${count}}`);
+    await this.waitFor(pattern, ms);
+    return this.#stdout.split("\n").slice(0, count);
+  }
+
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (!this.running) return;
+    try {
+      this.child.kill(signal);
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+
+  /** Waits for the process to end and its output to be read. */
+  async finish(ms = 20_000): Promise<Finished> {
+    const status = await within(
+      this.#statusPromise,
+      ms,
+      `${this.name} exiting`,
+    );
+    await this.closeStdin();
+    await this.#pumps;
+    return {
+      code: status.code,
+      signal: status.signal,
+      stdout: this.#stdout,
+      stderr: this.#stderr,
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill("SIGKILL");
+    await this.finish().catch(() => {});
+  }
+}
+
+const DENO = Deno.execPath();
+
+/** Runs a script of ours under the current Deno with only network access. */
+export function deno(
+  script: string,
+  args: string[],
+  options?: ProcOptions,
+): Proc {
+  return new Proc(
+    DENO,
+    ["run", "--allow-net", `${ROOT}${script}`, ...args],
+    options,
+  );
+}
+
+/** Our server, started and listening; dispose of it to stop it. */
+export interface RunningServer extends AsyncDisposable {
+  server: Proc;
+  port: number;
+}
+
+/** Starts our server and waits for its first line; returns the port it bound. */
+export async function startServer(
+  args: string[],
+  options?: ProcOptions,
+): Promise<RunningServer> {
+  const server = deno("server.ts", args, options);
+  try {
+    const [, port] = await server.waitFor(
+      /Waiting for clients on port '(\d+)'/,
+    );
+    return {
+      server,
+      port: Number(port),
+      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** Starts the tutorial's multiply_server.py and waits until it listens. */
+export async function startTutorialServer(
+  multiplier: number,
+  port: number,
+): Promise<Proc> {
+  const server = new Proc(PYTHON, [
+    "-u",
+    TUTORIAL_SERVER,
+    String(multiplier),
+    String(port),
+  ]);
+  await server.waitFor(/Waiting for clients/);
+  return server;
+}
+
+/** Runs our client over a pipe and returns how it ended. */
+export async function runClient(
+  args: string[],
+  input: string,
+  ms = 20_000,
+): Promise<Finished> {
+  const client = deno("client.ts", args, { input });
+  try {
+    return await client.finish(ms);
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+}
+
+/** Runs a Node program from tests/peers/ (a zeromq.js peer). */
+export function node(
+  script: string,
+  args: string[],
+  options?: ProcOptions,
+): Proc {
+  return new Proc("node", [`${ROOT}tests/peers/${script}`, ...args], options);
+}
