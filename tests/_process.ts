@@ -78,6 +78,7 @@ export class Proc {
   #stdout = "";
   #stderr = "";
   #watchers: (() => void)[] = [];
+  readonly #readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   readonly #pumps: Promise<void>;
   #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #status: Deno.CommandStatus | undefined;
@@ -112,11 +113,21 @@ export class Proc {
 
   async #pump(stream: ReadableStream<Uint8Array>, add: (text: string) => void) {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      add(decoder.decode(chunk, { stream: true }));
-      const watchers = this.#watchers;
-      this.#watchers = [];
-      for (const wake of watchers) wake();
+    const reader = stream.getReader();
+    this.#readers.push(reader);
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        add(decoder.decode(value, { stream: true }));
+        const watchers = this.#watchers;
+        this.#watchers = [];
+        for (const wake of watchers) wake();
+      }
+    } catch {
+      // Cancelled: a grandchild kept the pipe open after the child ended.
+    } finally {
+      reader.releaseLock();
     }
   }
 
@@ -197,7 +208,16 @@ export class Proc {
       `${this.name} exiting`,
     );
     await this.closeStdin();
-    await this.#pumps;
+    // Output normally ends with the process; a grandchild that inherited the
+    // pipes (deno task's child, say) must not hold the test for ever.
+    try {
+      await within(this.#pumps, 5_000, `${this.name} output ending`);
+    } catch {
+      await Promise.all(
+        this.#readers.map((reader) => reader.cancel().catch(() => {})),
+      );
+      await this.#pumps;
+    }
     return {
       code: status.code,
       signal: status.signal,
@@ -206,8 +226,14 @@ export class Proc {
     };
   }
 
+  /** Stops the process: SIGTERM (which deno task passes on), then SIGKILL. */
   async [Symbol.asyncDispose](): Promise<void> {
-    this.kill("SIGKILL");
+    this.kill("SIGTERM");
+    try {
+      await within(this.#statusPromise, 3_000, `${this.name} stopping`);
+    } catch {
+      this.kill("SIGKILL");
+    }
     await this.finish().catch(() => {});
   }
 }

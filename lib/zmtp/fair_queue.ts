@@ -5,14 +5,20 @@
  * @module
  */
 
-import type { Pipe } from "./pipe.ts";
+/** What the fair queue needs of a pipe: its queue of whole messages. */
+export interface MessageSource {
+  /** Messages waiting. */
+  readonly size: number;
+  /** Takes the oldest message, if any. */
+  read(): Uint8Array[] | undefined;
+}
 
 /**
  * Keeps pipes in one list whose front part holds the active ones (those with
  * messages waiting), as libzmq's `fq_t` does: activation and deactivation
  * are a swap, and a cursor walks the active part.
  */
-export class FairQueue {
+export class FairQueue<Pipe extends MessageSource> {
   readonly #pipes: Pipe[] = [];
   readonly #positions = new Map<Pipe, number>();
   #active = 0;

@@ -5,10 +5,8 @@
  * @module
  */
 
-import type { Pipe } from "./pipe.ts";
-
 /** Round-robin over the pipes that are attached, in the order they came. */
-export class LoadBalancer {
+export class LoadBalancer<Pipe> {
   readonly #pipes: Pipe[] = [];
   #current = 0;
 

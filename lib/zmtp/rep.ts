@@ -68,7 +68,7 @@ export type RequestHandler = (
  * ```
  */
 export class Reply extends SocketBase {
-  readonly #queue = new FairQueue();
+  readonly #queue = new FairQueue<Pipe>();
   #request: { pipe: Pipe; envelope: Uint8Array[] } | undefined;
   #receiver: Waiter<Uint8Array[]> | undefined;
   #handler: RequestHandler | undefined;

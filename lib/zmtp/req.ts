@@ -52,7 +52,7 @@ export interface RequestOptions extends SocketOptions {
  * ```
  */
 export class Request extends SocketBase {
-  readonly #balancer = new LoadBalancer();
+  readonly #balancer = new LoadBalancer<Pipe>();
   readonly #relaxed: boolean;
   readonly #correlate: boolean;
   #requestId = (Math.random() * 0x100000000) >>> 0;

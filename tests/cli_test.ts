@@ -1,0 +1,222 @@
+/**
+ * The command lines of server.ts and client.ts: usage errors exit 2 with
+ * usage and no stack trace, a taken port exits 1 with one line, signals
+ * stop the server cleanly, and the client behaves on a terminal.
+ */
+import assert from "node:assert/strict";
+import {
+  deno,
+  freePort,
+  Proc,
+  PYTHON,
+  ROOT,
+  runClient,
+  sleep,
+  startServer,
+} from "./_process.ts";
+
+async function run(script: string, args: string[]) {
+  const proc = deno(script, args);
+  return await proc.finish();
+}
+
+function assertUsageError(
+  result: { code: number; stdout: string; stderr: string },
+  message: RegExp,
+) {
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr.split("\n")[0], message);
+  assert.match(result.stderr, /\nUsage: /);
+  assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
+  assert.equal(result.stdout, "");
+}
+
+Deno.test("server.ts: wrong arguments print one line and usage, and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["abc"], /^server: multiplier must be a finite number, not 'abc'$/],
+    [["inf"], /multiplier must be a finite number/],
+    [
+      ["2", "99999"],
+      /^server: port must be a whole number from 0 to 65535, not '99999'$/,
+    ],
+    [["2", "http"], /port must be a whole number/],
+    [
+      ["2", "2345", "127.0.0.1", "extra"],
+      /^server: too many arguments: extra$/,
+    ],
+    [["--frobnicate"], /^server: Unknown option '--frobnicate'$/],
+    [["--bind", "127.0.0.1:5"], /^server: Cannot parse endpoint "127.0.0.1:5"/],
+    [["--bind"], /^server: Option '--bind <value>' argument missing$/],
+    [
+      ["--max-connections", "0"],
+      /--max-connections must be a whole number from 1/,
+    ],
+    [["2", "2345", "bad host!"], /Cannot parse endpoint/],
+  ];
+  for (const [args, message] of cases) {
+    assertUsageError(await run("server.ts", args), message);
+  }
+});
+
+Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["0"], /^client: port must be a whole number from 1 to 65535, not '0'$/],
+    [["--timeout", "soon"], /^client: --timeout must be a whole number/],
+    [["--retries", "0"], /^client: --retries must be a whole number from 1/],
+    [["1", "h", "x"], /^client: too many arguments: x$/],
+    [["--connect", "tcp://h:0"], /port 0/],
+    [["-x"], /^client: Unknown option '-x'$/],
+  ];
+  for (const [args, message] of cases) {
+    assertUsageError(await run("client.ts", args), message);
+  }
+});
+
+Deno.test("server.ts and client.ts: --help and --version exit 0 on stdout", async () => {
+  for (const script of ["server.ts", "client.ts"]) {
+    const help = await run(script, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: /);
+    const version = await run(script, ["-V"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^multiply (server|client) \d+\.\d+\.\d+\n$/);
+  }
+});
+
+Deno.test("server.ts: a port in use exits 1 with one clear line", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  try {
+    const result = await run("server.ts", ["2", String(port)]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `server: Cannot bind "tcp://127.0.0.1:${port}": address already in use\n`,
+    );
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("server.ts: an address not on this machine exits 1 with one line", async () => {
+  const result = await run("server.ts", ["2", "2345", "192.0.2.1"]);
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /^server: Cannot bind "tcp:\/\/192\.0\.2\.1:2345": .+\n$/,
+  );
+});
+
+Deno.test("server.ts: SIGTERM and SIGINT stop it with exit 0, the log complete", async () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    await using ours = await startServer(["2", "0"]);
+    const result = await runClient([String(ours.port)], "1\n2\n3\n");
+    assert.equal(result.stdout, "2.0\n4.0\n6.0\n");
+    ours.server.kill(signal);
+    const finished = await ours.server.finish();
+    assert.equal(finished.code, 0, `${signal}: ${finished.stderr}`);
+    assert.equal(finished.stderr, "");
+    assert.match(finished.stdout, /received: 3 sending: 6\.0\n$/);
+  }
+});
+
+Deno.test("server.ts: negative and decimal multipliers, --quiet, a non-loopback notice", async () => {
+  {
+    await using ours = await startServer(["-3", "0", "--quiet"]);
+    const result = await runClient([String(ours.port)], "2\n0.1\n");
+    assert.equal(result.stdout, "-6.0\n-0.30000000000000004\n");
+    await sleep(100);
+    assert.equal(
+      ours.server.stdout.split("\n").length,
+      2,
+      "only the Waiting line",
+    );
+  }
+  {
+    await using ours = await startServer(["2.5", "0", "0.0.0.0"]);
+    const result = await runClient([String(ours.port)], "2\n");
+    assert.equal(result.stdout, "5.0\n");
+    await ours.server.waitFor(
+      /tcp:\/\/0\.0\.0\.0:\d+ is reachable from the network/,
+      5000,
+      "stderr",
+    );
+  }
+});
+
+Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 quietly", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const session = new Proc(PYTHON, [
+    `${ROOT}tests/peers/pty_run.py`,
+    "100",
+    "1000",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}client.ts`,
+    String(ours.port),
+  ]);
+  const result = await session.finish();
+  assert.equal(result.code, 0, result.stdout);
+  const screen = result.stdout.replace(/\r\n/g, "\n");
+  assert.equal(
+    screen,
+    `Connecting to port '${ours.port}' of host '127.0.0.1'.\n` +
+      "give a number to multiply: 100\n200.0\n" +
+      "give a number to multiply: 1000\n2000.0\n" +
+      "give a number to multiply: \n",
+  );
+});
+
+Deno.test("client.ts: in a pipe, end of input exits 0 and blank lines get Python's answer", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const result = await runClient([String(ours.port)], "1\r\n\n2\r3");
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "2.0\nnot a 'float'\n4.0\n6.0\n");
+});
+
+Deno.test("client.ts: no server gives one clear line and exit 1 in a pipe", async () => {
+  const port = freePort();
+  const result = await runClient([
+    String(port),
+    "--timeout",
+    "200",
+    "--retries",
+    "2",
+  ], "100\n");
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `no reply from tcp://127.0.0.1:${port} after 2 tries\n`,
+  );
+  assert.equal(result.stdout, "");
+});
+
+Deno.test("deno task server and deno task client work with --allow-net only", async () => {
+  const port = freePort();
+  await using task = new Proc(Deno.execPath(), [
+    "task",
+    "--quiet",
+    "server",
+    "5",
+    String(port),
+  ]);
+  await task.waitFor(/Waiting for clients on port/);
+  const client = new Proc(Deno.execPath(), [
+    "task",
+    "--quiet",
+    "client",
+    String(port),
+  ], { input: "100\n" });
+  const result = await client.finish();
+  assert.equal(result.stdout, "500.0\n", result.stderr);
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  for (const name of ["server", "client"]) {
+    assert.match(
+      config.tasks[name],
+      /^deno run --allow-net \w+\.ts$/,
+      `${name} task has only --allow-net`,
+    );
+  }
+});
