@@ -182,8 +182,15 @@ async function main(): Promise<number> {
     socket.connect(endpoint);
     out.line(`Taking requests from '${endpoint}'.`);
   }
-  // Stop accepting, answer what has been received, close, exit 0.
-  const stop = () => void socket.close();
+  // Stop accepting, answer what has been received, close, exit 0. A second
+  // signal means the user will not wait: exit at once.
+  const stop = () => {
+    if (socket.closed) {
+      printError("server: stopping at once, without waiting for replies");
+      Deno.exit(1);
+    }
+    void socket.close();
+  };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
 

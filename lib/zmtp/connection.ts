@@ -95,6 +95,7 @@ export class Connection implements FrameSink {
   #flushScheduled = false;
   #drainWaiters: (() => void)[] = [];
   #paused = false;
+  #stopped = false;
   #resume: (() => void) | undefined;
   #closeError: Error | undefined;
   #closeAfterFlush = false;
@@ -176,12 +177,15 @@ export class Connection implements FrameSink {
     this.#paused = true;
   }
 
-  /** Reads again after {@link pauseReading}. */
+  /** Reads again after {@link pauseReading} (not after {@link stopReading}). */
   resumeReading(): void {
     this.#paused = false;
-    const resume = this.#resume;
-    this.#resume = undefined;
-    resume?.();
+    this.#wakeReader();
+  }
+
+  /** Stops reading for good, as a graceful close begins; writing goes on. */
+  stopReading(): void {
+    this.#stopped = true;
   }
 
   /**
@@ -201,7 +205,13 @@ export class Connection implements FrameSink {
     } catch {
       // Already closed by the system; nothing is lost.
     }
-    this.resumeReading();
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
   }
 
   async #run(): Promise<void> {
@@ -228,7 +238,7 @@ export class Connection implements FrameSink {
   async #readLoop(): Promise<void> {
     let buffer = new Uint8Array(READ_SIZE_MIN);
     while (!this.#isClosed()) {
-      if (this.#paused) {
+      if (this.#paused || this.#stopped) {
         await new Promise<void>((resolve) => this.#resume = resolve);
         continue;
       }

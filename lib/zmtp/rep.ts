@@ -77,6 +77,7 @@ export class Reply extends SocketBase {
   // Pipes whose handler result is still a pending promise: their next
   // request waits, so replies leave each peer in the order requests came.
   readonly #busy = new Set<Pipe>();
+  #idleWaiters: (() => void)[] = [];
 
   /**
    * @param options see {@link SocketOptions}
@@ -154,7 +155,7 @@ export class Reply extends SocketBase {
    * returns a value (not a promise) replies in the same task, with no queue.
    *
    * @param handler computes each reply
-   * @returns resolves when the socket has closed
+   * @returns resolves when the socket has closed (see `close()`)
    * @throws {SocketError} `EBUSY` when `receive()` or `serve()` is in use
    */
   serve(handler: RequestHandler): Promise<void> {
@@ -200,6 +201,7 @@ export class Reply extends SocketBase {
       this.#serveFrom(pipe);
       return;
     }
+    if (this.closed) return;
     this.#queue.activate(pipe);
     const receiver = this.#receiver;
     if (receiver === undefined) return;
@@ -209,13 +211,22 @@ export class Reply extends SocketBase {
 
   protected override detach(pipe: Pipe): void {
     this.#queue.detach(pipe);
-    this.#busy.delete(pipe);
+    this.#unbusy(pipe);
   }
 
-  protected override closing(): void {
+  protected override onClosing(): void {
     this.#receiver?.reject(
       new SocketError("ETERM", "Cannot receive: the socket was closed"),
     );
+  }
+
+  // Replies whose handler has not finished yet, for a graceful close.
+  protected override inProgress(): Promise<void> {
+    if (this.#busy.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  protected override onClosed(): void {
     this.#servingDone?.();
   }
 
@@ -233,7 +244,9 @@ export class Reply extends SocketBase {
 
   #serveFrom(pipe: Pipe): void {
     const handler = this.#handler!;
-    while (!this.#busy.has(pipe) && !this.closed) {
+    // Requests already read are served even while closing: reading has
+    // stopped, so no new ones come.
+    while (!this.#busy.has(pipe)) {
       const message = pipe.read();
       if (message === undefined) return;
       const split = splitEnvelope(message);
@@ -254,10 +267,17 @@ export class Reply extends SocketBase {
         (reply) => pipe.write(withEnvelope(split.envelope, toParts(reply))),
         (error) => this.#reportError(error),
       ).finally(() => {
-        this.#busy.delete(pipe);
+        this.#unbusy(pipe);
         if (!pipe.closed) this.#serveFrom(pipe);
       });
     }
+  }
+
+  #unbusy(pipe: Pipe): void {
+    if (!this.#busy.delete(pipe) || this.#busy.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #reportError(error: unknown): void {

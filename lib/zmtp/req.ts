@@ -215,7 +215,7 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override closing(): void {
+  protected override onClosing(): void {
     this.#receiver?.reject(
       new SocketError("ETERM", "Cannot receive: the socket was closed"),
     );

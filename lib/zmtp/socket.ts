@@ -274,9 +274,11 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   /**
-   * Closes the socket: stops accepting and connecting, waits up to `linger`
-   * milliseconds for queued messages to be written, then closes every
-   * connection and rejects pending calls with `ETERM`. Idempotent.
+   * Closes the socket gracefully: stops accepting, connecting and reading,
+   * lets the requests already read be answered, waits up to `linger`
+   * milliseconds for replies in progress and queued messages to be written,
+   * then closes every connection and rejects pending calls with `ETERM`.
+   * Idempotent; every call resolves when the socket is fully closed.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -289,20 +291,24 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   async #close(): Promise<void> {
-    this.closing();
+    this.onClosing();
     const listeners = [...this.#listeners.values()].map((l) => l.close());
     const dialers = [...this.#dialers.values()].map((d) => d.close());
     this.#listeners.clear();
     this.#dialers.clear();
-    await Promise.all(listeners);
     const pipes = [...this.#pipes];
+    for (const pipe of pipes) pipe.connection.stopReading();
+    await Promise.all(listeners);
+    const deadline = Date.now() + Math.max(0, this.options.linger);
+    await withTimeout(this.inProgress(), this.options.linger);
     await withTimeout(
       Promise.all(pipes.map((pipe) => pipe.connection.drained())),
-      this.options.linger,
+      this.options.linger < 0 ? -1 : Math.max(0, deadline - Date.now()),
     );
     for (const pipe of pipes) pipe.connection.close();
     await Promise.all(pipes.map((pipe) => pipe.connection.done));
     await Promise.all(dialers);
+    this.onClosed();
   }
 
   /** Throws `ETERM` when the socket is closed. */
@@ -318,7 +324,13 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   /** Called once when `close()` starts: reject waiting calls here. */
-  protected abstract closing(): void;
+  protected abstract onClosing(): void;
+  /** Resolves when work taken on before `close()` is done (replies in progress). */
+  protected inProgress(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** Called once when `close()` has closed every connection. */
+  protected onClosed(): void {}
   /** A peer completed its handshake. */
   protected abstract attach(pipe: Pipe): void;
   /** A peer's queue went from empty to holding a message. */
@@ -374,7 +386,7 @@ export abstract class SocketBase implements PipeOwner {
 
   /** Part of {@link PipeOwner}. */
   pipeReadable(pipe: Pipe): void {
-    if (!this.closed) this.readable(pipe);
+    this.readable(pipe);
   }
 
   /** Part of {@link PipeOwner}. */
