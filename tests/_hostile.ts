@@ -1,0 +1,126 @@
+/**
+ * Hostile input for fuzz and soak tests: seeded random, truncated, mutated
+ * and oversized greetings and frames, sent on a connection that is then
+ * dropped.
+ *
+ * @module
+ */
+
+import { encodeCommand, encodeMessage } from "../lib/zmtp/frame.ts";
+import { encodeGreeting } from "../lib/zmtp/greeting.ts";
+import { readyCommand } from "./_raw_peer.ts";
+import { sleep } from "./_process.ts";
+
+// A small deterministic generator (mulberry32), so a failure can be replayed.
+export function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** One hostile input, and the family it belongs to. */
+export function hostileInput(
+  rand: () => number,
+): { kind: string; bytes: Uint8Array } {
+  const int = (n: number) => Math.floor(rand() * n);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+  const handshake = concat(encodeGreeting(), readyCommand("REQ"));
+  switch (int(8)) {
+    case 0:
+      return { kind: "random bytes", bytes: bytes(1 + int(300)) };
+    case 1:
+      return {
+        kind: "truncated greeting",
+        bytes: encodeGreeting().subarray(0, int(64)),
+      };
+    case 2: {
+      const greeting = encodeGreeting();
+      for (let i = 0; i < 1 + int(4); i++) greeting[int(64)] = int(256);
+      return {
+        kind: "mutated greeting",
+        bytes: concat(greeting, readyCommand("REQ")),
+      };
+    }
+    case 3:
+      return {
+        kind: "random frames",
+        bytes: concat(handshake, bytes(1 + int(200))),
+      };
+    case 4: {
+      // A long frame claiming more than the limit, up to 2^64 - 1 octets.
+      const size = bytes(8);
+      if (rand() < 0.5) size.fill(0, 0, 4);
+      size[4] |= 0x01;
+      return {
+        kind: "oversized frame",
+        bytes: concat(handshake, new Uint8Array([0x02 | int(2)]), size),
+      };
+    }
+    case 5: {
+      const message = encodeMessage([
+        new Uint8Array(0),
+        new TextEncoder().encode(String(rand())),
+      ]);
+      return {
+        kind: "truncated frame",
+        bytes: concat(handshake, message.subarray(0, int(message.length))),
+      };
+    }
+    case 6: {
+      const ready = readyCommand(
+        ["PUB", "REP", "ROUTER", "", "X".repeat(200)][int(5)],
+      );
+      return {
+        kind: "bad READY",
+        bytes: concat(
+          encodeGreeting(),
+          ready.subarray(0, 2 + int(ready.length)),
+        ),
+      };
+    }
+    default: {
+      const command = encodeCommand(
+        ["PING", "READY", "ERROR", "SUBSCRIBE"][int(4)],
+        bytes(int(40)),
+      );
+      return {
+        kind: "stray command",
+        bytes: concat(handshake, command, bytes(int(20))),
+      };
+    }
+  }
+}
+
+export async function sendAndDrop(
+  port: number,
+  bytes: Uint8Array,
+  waitMs: number,
+): Promise<void> {
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    if (bytes.length > 0) await conn.write(bytes);
+    if (waitMs > 0) await sleep(waitMs);
+  } catch {
+    // The server dropping us, mid-write or before, is a fine outcome.
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Well-behaved clients for fault tests: REQ sockets that send numbers in a
+ * loop and check every reply against lib/protocol.ts until told to stop.
+ *
+ * @module
+ */
+
+import { replyFor } from "../lib/protocol.ts";
+import { Request } from "../lib/zmtp/mod.ts";
+
+/** What the good clients saw. */
+export interface GoodLoad {
+  sent: number;
+  correct: number;
+  wrong: string[];
+  timeouts: number;
+}
+
+/**
+ * Runs `clients` REQ sockets against `endpoint` until `stop` resolves, each
+ * with a fresh socket after a timeout (Lazy Pirate), and reports the counts.
+ */
+export async function runGoodClients(
+  endpoint: string,
+  multiplier: number,
+  clients: number,
+  stop: Promise<void>,
+  timeout = 3000,
+): Promise<GoodLoad> {
+  const load: GoodLoad = { sent: 0, correct: 0, wrong: [], timeouts: 0 };
+  let stopped = false;
+  stop.then(() => stopped = true);
+  const decoder = new TextDecoder();
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    let socket = new Request({ receiveTimeout: timeout, linger: 0 });
+    socket.connect(endpoint);
+    for (let i = 0; !stopped; i++) {
+      const request = `${c}${i}.${i % 7}`;
+      load.sent++;
+      await socket.send(request);
+      try {
+        const [reply] = await socket.receive();
+        const text = decoder.decode(reply);
+        if (text === replyFor(request, multiplier)) load.correct++;
+        else load.wrong.push(`${request} -> ${text}`);
+      } catch {
+        load.timeouts++;
+        await socket.close();
+        socket = new Request({ receiveTimeout: timeout, linger: 0 });
+        socket.connect(endpoint);
+      }
+    }
+    await socket.close();
+  }));
+  return load;
+}
+
+/**
+ * The resident set size of a process, in KiB. Deno asks for --allow-all to
+ * read /proc directly, so `cat` reads it, under the tests' --allow-run.
+ */
+export async function rssKiB(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+  }).output();
+  const status = new TextDecoder().decode(stdout);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
