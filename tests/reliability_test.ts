@@ -306,3 +306,27 @@ Deno.test("SIGTERM under load: every request the server received is answered bef
   assert.equal(answered, received.size);
   assert.ok(answered >= 400);
 });
+
+Deno.test("server.ts --bind listens on several endpoints at once, IPv4 and IPv6", async () => {
+  await using ours = await startServer([
+    "2",
+    "--bind",
+    "tcp://127.0.0.1:0",
+    "--bind",
+    "tcp://[::1]:0",
+    "--quiet",
+  ]);
+  await ours.server.waitFor(/on host '::1'\.\n/);
+  const ports = [
+    ...ours.server.stdout.matchAll(/port '(\d+)' on host '([^']+)'/g),
+  ].map((m) => ({
+    port: m[1],
+    host: m[2],
+  }));
+  assert.deepEqual(ports.map((p) => p.host), ["127.0.0.1", "::1"]);
+  const [v4, v6] = await Promise.all(
+    ports.map(({ port, host }) => runClient([port, host], "4\n")),
+  );
+  assert.equal(v4.stdout, "8.0\n");
+  assert.equal(v6.stdout, "8.0\n");
+});
