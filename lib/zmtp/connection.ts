@@ -18,6 +18,7 @@ import {
   type FrameSink,
   MORE,
   parseCommand,
+  type Part,
 } from "./frame.ts";
 import {
   checkGreetingPrefix,
@@ -60,6 +61,9 @@ const MAX_COMMAND_SIZE = 65536;
 const READ_SIZE_MIN = 2048;
 const READ_SIZE_MAX = 65536;
 const DIRECT_READ_MIN = 16384;
+// Writes are encoded into a reusable buffer of up to this size.
+const WRITE_BUFFER_MIN = 256;
+const WRITE_BUFFER_MAX = 65536;
 
 // The stages a connection moves through, in order.
 const Stage = { Greeting: 0, Handshake: 1, Traffic: 2, Closed: 3 } as const;
@@ -89,10 +93,14 @@ export class Connection implements FrameSink {
   #partsSize = 0;
   // Writes: messages and raw octets queue here until the next flush, which
   // encodes them all into one buffer for a single write.
-  #queue: (Uint8Array | Uint8Array[])[] = [];
+  #queue: (Uint8Array | Part[])[] = [];
   #queueSize = 0;
   #writingSize = 0;
   #flushScheduled = false;
+  #consuming = false;
+  #writeBuffer: Uint8Array = new Uint8Array(0);
+  #writing: Uint8Array | undefined;
+  #written = 0;
   #drainWaiters: (() => void)[] = [];
   #paused = false;
   #stopped = false;
@@ -155,10 +163,11 @@ export class Connection implements FrameSink {
    * Queues a message. Writes are batched: everything queued before the
    * current task ends leaves in one write.
    *
-   * @param parts the message's frames; must not change until written
+   * @param parts the message's frames (text is sent as UTF-8); must not
+   * change until written
    * @returns false when the connection can no longer send
    */
-  send(parts: Uint8Array[]): boolean {
+  send(parts: Part[]): boolean {
     if (this.#stage !== Stage.Traffic) return false;
     this.#enqueue(parts, encodedSize(parts));
     return true;
@@ -198,7 +207,7 @@ export class Connection implements FrameSink {
     this.#stage = Stage.Closed;
     this.#closeError ??= error;
     clearTimeout(this.#handshakeTimer);
-    this.#queue = [];
+    this.#queue.length = 0;
     this.#queueSize = 0;
     try {
       this.#conn.close();
@@ -249,7 +258,13 @@ export class Connection implements FrameSink {
         this.#decoder.filled(n, this);
         continue;
       }
-      this.#consume(buffer.subarray(0, n));
+      this.#consuming = true;
+      try {
+        this.#consume(buffer.subarray(0, n));
+      } finally {
+        this.#consuming = false;
+      }
+      if (this.#queueSize > 0) this.#flush();
       if (n === buffer.length && buffer.length < READ_SIZE_MAX) {
         buffer = new Uint8Array(buffer.length * 2);
       }
@@ -348,54 +363,71 @@ export class Connection implements FrameSink {
   }
 
   #enqueue(
-    item: Uint8Array | Uint8Array[],
+    item: Uint8Array | Part[],
     size = (item as Uint8Array).length,
   ): void {
     this.#queue.push(item);
     this.#queueSize += size;
-    if (!this.#flushScheduled && this.#writingSize === 0) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+    // While a read is being decoded, the flush comes at its end (one write
+    // for every reply that chunk produced); otherwise in a microtask.
+    if (this.#flushScheduled || this.#writingSize > 0 || this.#consuming) {
+      return;
     }
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flush);
   }
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#writingSize > 0 || this.#queueSize === 0) return;
     if (this.#stage === Stage.Closed) return;
-    const queue = this.#queue;
+    const size = this.#queueSize;
+    // Encode into a buffer of our own, reused from write to write: it lives
+    // outside V8's heap, so the write op needs no copy of it, and only one
+    // write is ever in flight. Large batches get a buffer of their own.
     let data: Uint8Array;
-    if (queue.length === 1 && !Array.isArray(queue[0])) {
-      data = queue[0];
+    if (size <= WRITE_BUFFER_MAX) {
+      if (this.#writeBuffer.length < size) {
+        this.#writeBuffer = new Uint8Array(
+          Math.min(
+            WRITE_BUFFER_MAX,
+            Math.max(size, this.#writeBuffer.length * 2, WRITE_BUFFER_MIN),
+          ),
+        );
+      }
+      data = this.#writeBuffer.subarray(0, size);
     } else {
-      data = new Uint8Array(this.#queueSize);
-      let offset = 0;
-      for (const item of queue) {
-        if (Array.isArray(item)) {
-          offset = encodeMessageInto(item, data, offset);
-        } else {
-          data.set(item, offset);
-          offset += item.length;
-        }
+      data = new Uint8Array(size);
+    }
+    let offset = 0;
+    for (const item of this.#queue) {
+      if (Array.isArray(item)) {
+        offset = encodeMessageInto(item, data, offset);
+      } else {
+        data.set(item, offset);
+        offset += item.length;
       }
     }
-    this.#queue = [];
+    this.#queue.length = 0;
     this.#queueSize = 0;
-    this.#writingSize = data.length;
-    this.#write(data);
+    this.#writingSize = size;
+    this.#writing = data;
+    this.#written = 0;
+    this.#conn.write(data).then(this.#onWritten, this.#onWriteError);
   };
 
-  async #write(data: Uint8Array): Promise<void> {
-    try {
-      let written = await this.#conn.write(data);
-      while (written < data.length) {
-        written += await this.#conn.write(data.subarray(written));
-      }
-    } catch (error) {
-      this.#writingSize = 0;
-      this.close(asError(error));
+  readonly #onWritten = (n: number): void => {
+    this.#written += n;
+    const data = this.#writing!;
+    if (this.#written < data.length) {
+      if (this.#stage === Stage.Closed) return;
+      this.#conn.write(data.subarray(this.#written)).then(
+        this.#onWritten,
+        this.#onWriteError,
+      );
       return;
     }
+    this.#writing = undefined;
     this.#writingSize = 0;
     if (this.#queueSize > 0) {
       this.#flush();
@@ -403,9 +435,17 @@ export class Connection implements FrameSink {
       this.#resolveDrainWaiters();
       if (this.#closeAfterFlush) this.close(this.#closeError);
     }
-  }
+  };
+
+  readonly #onWriteError = (error: unknown): void => {
+    this.#writing = undefined;
+    this.#writingSize = 0;
+    this.close(asError(error));
+    this.#resolveDrainWaiters();
+  };
 
   #resolveDrainWaiters(): void {
+    if (this.#drainWaiters.length === 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();

@@ -2,8 +2,11 @@
  * ZMTP 3 framing (RFC 23 and 37): bytes to frames with a resumable
  * {@link FrameDecoder}, frames to bytes with {@link encodeMessage}.
  *
- * Frame bodies that the decoder hands out are always fresh copies the
- * receiver owns; the read buffer they came from is reused for the next read.
+ * Frame bodies that the decoder hands out are always copies the receiver
+ * owns; the read buffer they came from is reused for the next read. Small
+ * bodies are copied into shared slabs and handed out as views (see
+ * {@link copyBody}); outgoing parts may be text, encoded as UTF-8 straight
+ * into the write buffer.
  *
  * @module
  */
@@ -23,6 +26,44 @@ export const SHORT_MAX = 255;
 
 /** A shared empty body; never written to. */
 export const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** An outgoing frame: bytes, or text sent as UTF-8. */
+export type Part = Uint8Array | string;
+
+// Deno allocates every ArrayBuffer outside V8's heap, which makes a fresh
+// Uint8Array cost ten times a view on an existing one. So small bodies are
+// copied into slabs shared by all decoders and handed out as views; a view
+// keeps its slab (at most SLAB_SIZE octets) alive as long as it lives.
+const SLAB_SIZE = 8192;
+const SLAB_BODY_MAX = 256;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+/**
+ * Copies `source[start, end)` into memory the caller owns: a view into a
+ * shared slab for small bodies, a buffer of its own for larger ones.
+ */
+export function copyBody(
+  source: Uint8Array,
+  start: number,
+  end: number,
+): Uint8Array {
+  const size = end - start;
+  if (size === 0) return EMPTY;
+  if (size > SLAB_BODY_MAX) return source.slice(start, end);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += size;
+  if (size <= 16) {
+    for (let i = 0; i < size; i++) slab[at + i] = source[start + i];
+  } else {
+    slab.set(source.subarray(start, end), at);
+  }
+  return slab.subarray(at, at + size);
+}
 
 /** Receives decoded frames. */
 export interface FrameSink {
@@ -144,7 +185,7 @@ export class FrameDecoder {
           const size = this.#checkSize(flags, readSize(chunk, pos, flags));
           pos += headerLength;
           if (end - pos >= size) {
-            const frame = size === 0 ? EMPTY : chunk.slice(pos, pos + size);
+            const frame = copyBody(chunk, pos, pos + size);
             pos += size;
             sink.frame(flags, frame);
           } else {
@@ -215,10 +256,11 @@ function readSize(bytes: Uint8Array, at: number, flags: number): number {
  *
  * @param parts the message's frames
  */
-export function encodedSize(parts: readonly Uint8Array[]): number {
+export function encodedSize(parts: readonly Part[]): number {
   let size = 0;
   for (const part of parts) {
-    size += (part.length > SHORT_MAX ? 9 : 2) + part.length;
+    const length = typeof part === "string" ? utf8Length(part) : part.length;
+    size += (length > SHORT_MAX ? 9 : 2) + length;
   }
   return size;
 }
@@ -233,7 +275,7 @@ export function encodedSize(parts: readonly Uint8Array[]): number {
  * @returns the offset after the last frame
  */
 export function encodeMessageInto(
-  parts: readonly Uint8Array[],
+  parts: readonly Part[],
   target: Uint8Array,
   offset: number,
 ): number {
@@ -254,11 +296,11 @@ export function encodeMessageInto(
  * @example
  * ```ts
  * import { encodeMessage } from "./frame.ts";
- * encodeMessage([new Uint8Array(0), new TextEncoder().encode("hi")]);
+ * encodeMessage([new Uint8Array(0), "hi"]);
  * // Uint8Array [1, 0, 0, 2, 104, 105]
  * ```
  */
-export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
+export function encodeMessage(parts: readonly Part[]): Uint8Array {
   if (parts.length === 0) {
     throw new RangeError("Cannot encode a message: it has no parts");
   }
@@ -266,6 +308,32 @@ export function encodeMessage(parts: readonly Uint8Array[]): Uint8Array {
   encodeMessageInto(parts, out, 0);
   return out;
 }
+
+/**
+ * The length of `text` in UTF-8, as `TextEncoder` would encode it (a lone
+ * surrogate becomes U+FFFD, three octets).
+ */
+export function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      length += 1;
+    } else if (
+      code >= 0xd800 && code < 0xdc00 && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      length += 2; // a surrogate pair: four octets for two code units
+      i++;
+    } else {
+      length += 2;
+    }
+  }
+  return length;
+}
+
+const textEncoder = new TextEncoder();
 
 /**
  * Encodes a command frame: the name's length, the name, then the data.
@@ -311,9 +379,12 @@ function writeFrame(
   target: Uint8Array,
   offset: number,
   flags: number,
-  body: Uint8Array,
+  part: Part,
 ): number {
-  const size = body.length;
+  const text = typeof part === "string" ? part : undefined;
+  const size = text === undefined
+    ? (part as Uint8Array).length
+    : utf8Length(text);
   if (size > SHORT_MAX) {
     target[offset] = flags | LONG;
     const high = Math.floor(size / 0x100000000);
@@ -332,7 +403,17 @@ function writeFrame(
     target[offset + 1] = size;
     offset += 2;
   }
-  if (size === 1) target[offset] = body[0];
-  else if (size > 0) target.set(body, offset);
+  if (text === undefined) {
+    const body = part as Uint8Array;
+    if (size <= 16) {
+      for (let i = 0; i < size; i++) target[offset + i] = body[i];
+    } else {
+      target.set(body, offset);
+    }
+  } else if (size === text.length) {
+    for (let i = 0; i < size; i++) target[offset + i] = text.charCodeAt(i);
+  } else {
+    textEncoder.encodeInto(text, target.subarray(offset, offset + size));
+  }
   return offset + size;
 }

@@ -11,6 +11,7 @@ import {
   type ConnectionHandler,
   type ConnectionOptions,
 } from "./connection.ts";
+import type { Part } from "./frame.ts";
 
 /** Facts about a pipe's peer, for handlers and logs. */
 export interface PeerInfo {
@@ -102,7 +103,7 @@ export class Pipe implements ConnectionHandler {
     const message = this.#inbound[this.#head];
     this.#inbound[this.#head++] = undefined!;
     if (this.#head === this.#inbound.length) {
-      this.#inbound = [];
+      this.#inbound.length = 0;
       this.#head = 0;
       if (!this.#closed) this.connection.resumeReading();
     }
@@ -114,7 +115,7 @@ export class Pipe implements ConnectionHandler {
    *
    * @returns false when the peer is gone and the message was dropped
    */
-  write(parts: Uint8Array[]): boolean {
+  write(parts: Part[]): boolean {
     return this.connection.send(parts);
   }
 

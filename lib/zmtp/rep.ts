@@ -8,7 +8,7 @@
 
 import { SocketError } from "./errors.ts";
 import { FairQueue } from "./fair_queue.ts";
-import { EMPTY } from "./frame.ts";
+import { EMPTY, type Part } from "./frame.ts";
 import type { PeerInfo, Pipe } from "./pipe.ts";
 import {
   createWaiter,
@@ -141,7 +141,7 @@ export class Reply extends SocketBase {
         );
       }
       this.#request = undefined;
-      request.pipe.write(withEnvelope(request.envelope, toParts(message)));
+      request.pipe.write(withEnvelope(request.envelope, message));
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -259,12 +259,12 @@ export class Reply extends SocketBase {
         continue;
       }
       if (!(result instanceof Promise)) {
-        pipe.write(withEnvelope(split.envelope, toParts(result)));
+        pipe.write(withEnvelope(split.envelope, result));
         continue;
       }
       this.#busy.add(pipe);
       result.then(
-        (reply) => pipe.write(withEnvelope(split.envelope, toParts(reply))),
+        (reply) => pipe.write(withEnvelope(split.envelope, reply)),
         (error) => this.#reportError(error),
       ).finally(() => {
         this.#unbusy(pipe);
@@ -288,11 +288,10 @@ export class Reply extends SocketBase {
   }
 }
 
-function withEnvelope(
-  envelope: Uint8Array[],
-  body: Uint8Array[],
-): Uint8Array[] {
-  return envelope.length === 1
-    ? [envelope[0], ...body]
-    : [...envelope, ...body];
+// The reply's frames behind the envelope; a single part needs no array.
+function withEnvelope(envelope: Uint8Array[], reply: MessageLike): Part[] {
+  if (typeof reply === "string" || reply instanceof Uint8Array) {
+    return envelope.length === 1 ? [envelope[0], reply] : [...envelope, reply];
+  }
+  return [...envelope, ...toParts(reply)];
 }

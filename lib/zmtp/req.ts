@@ -7,7 +7,7 @@
  */
 
 import { SocketError } from "./errors.ts";
-import { EMPTY } from "./frame.ts";
+import { EMPTY, type Part } from "./frame.ts";
 import { LoadBalancer } from "./load_balancer.ts";
 import type { Pipe } from "./pipe.ts";
 import {
@@ -57,7 +57,9 @@ export class Request extends SocketBase {
   readonly #correlate: boolean;
   #requestId = (Math.random() * 0x100000000) >>> 0;
   // The request on its way: waiting for a peer (pipe undefined) or sent.
-  #outgoing: { parts: Uint8Array[]; pipe: Pipe | undefined } | undefined;
+  #outgoing:
+    | { parts: Part[]; id: Uint8Array | undefined; pipe: Pipe | undefined }
+    | undefined;
   // A reply, or the reason none will come, not yet taken by receive().
   #result: Uint8Array[] | SocketError | undefined;
   #receiver: Waiter<Uint8Array[]> | undefined;
@@ -101,11 +103,10 @@ export class Request extends SocketBase {
         );
       }
       const body = toParts(message);
-      const parts = this.#correlate
-        ? [this.#nextId(), EMPTY, ...body]
-        : [EMPTY, ...body];
+      const id = this.#correlate ? this.#nextId() : undefined;
+      const parts = id === undefined ? [EMPTY, ...body] : [id, EMPTY, ...body];
       this.#result = undefined;
-      this.#outgoing = { parts, pipe: undefined };
+      this.#outgoing = { parts, id, pipe: undefined };
       const pipe = this.#balancer.next();
       if (pipe !== undefined) this.#dispatch(pipe);
       return Promise.resolve();
@@ -195,7 +196,8 @@ export class Request extends SocketBase {
       if (this.#outgoing?.pipe !== pipe) continue;
       const at = this.#correlate ? 1 : 0;
       if (message.length <= at || message[at].length !== 0) continue;
-      if (this.#correlate && !sameId(message[0], this.#outgoing.parts[0])) {
+      const id = this.#outgoing.id;
+      if (id !== undefined && !sameId(message[0], id)) {
         continue;
       }
       this.#lastPeer = pipe.endpoint;

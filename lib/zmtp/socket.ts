@@ -9,6 +9,7 @@
 import type { ConnectionOptions } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
 import { SocketError } from "./errors.ts";
+import type { Part } from "./frame.ts";
 import type { SocketType } from "./null_mechanism.ts";
 import { Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
@@ -108,16 +109,17 @@ const DEFAULTS: ResolvedOptions = {
 const encoder = new TextEncoder();
 
 /**
- * Turns a {@link MessageLike} into parts.
+ * Turns a {@link MessageLike} into parts. Text stays text: it is encoded as
+ * UTF-8 when written, with no buffer of its own.
  *
  * @throws {TypeError} when a part is neither bytes nor text
  */
-export function toParts(message: MessageLike): Uint8Array[] {
-  if (typeof message === "string") return [encoder.encode(message)];
-  if (message instanceof Uint8Array) return [message];
+export function toParts(message: MessageLike): Part[] {
+  if (typeof message === "string" || message instanceof Uint8Array) {
+    return [message];
+  }
   return message.map((part) => {
-    if (typeof part === "string") return encoder.encode(part);
-    if (part instanceof Uint8Array) return part;
+    if (typeof part === "string" || part instanceof Uint8Array) return part;
     throw new TypeError(
       `Cannot send a part of type ${typeof part}: use Uint8Array or string`,
     );

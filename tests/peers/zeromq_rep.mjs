@@ -14,7 +14,7 @@ console.log(`bound ${socket.lastEndpoint}`);
 function pythonRepr(x) {
   if (Number.isNaN(x)) return "nan";
   if (!Number.isFinite(x)) return x < 0 ? "-inf" : "inf";
-  if (Object.is(x, -0)) return "-0.0";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
   const a = Math.abs(x);
   if (a >= 1e-4 && a < 1e16) return Number.isInteger(x) ? `${x}.0` : String(x);
   return x.toExponential().replace(/e([+-])(\d)$/, "e$10$2").replace(

@@ -1,0 +1,155 @@
+/**
+ * A closed-loop load generator: C connections, each sending a request and
+ * waiting for its reply before the next, every reply checked byte for byte.
+ * It speaks just enough ZMTP (greeting, READY as REQ, one framed request) to
+ * drive any REP server alike, or raw bytes for the echo floor.
+ *
+ *     deno run --allow-net bench/load.ts PORT CONNECTIONS REQUESTS MODE [WARMUP]
+ *
+ * MODE is `zmtp` or `echo`; `idle` opens CONNECTIONS, handshakes, and holds
+ * them until stdin closes. Prints "ready" after warm-up, waits for a line on
+ * stdin, runs, and prints one JSON line of results.
+ *
+ * @module
+ */
+
+import { replyFor } from "../lib/protocol.ts";
+import { encodeMessage, FrameDecoder } from "../lib/zmtp/frame.ts";
+import { encodeGreeting } from "../lib/zmtp/greeting.ts";
+import { encodeMetadata } from "../lib/zmtp/null_mechanism.ts";
+import { encodeCommand } from "../lib/zmtp/frame.ts";
+
+const [
+  portText,
+  connectionsText,
+  requestsText,
+  mode = "zmtp",
+  warmupText = "500",
+] = Deno.args;
+const port = Number(portText);
+const connections = Number(connectionsText);
+const requests = Number(requestsText);
+const warmup = Number(warmupText);
+const encoder = new TextEncoder();
+
+// Request i carries the number i % 1000; its expected reply is Python's.
+const VARIANTS = 1000;
+const requestBytes: Uint8Array[] = [];
+const replyBytes: Uint8Array[] = [];
+for (let i = 0; i < VARIANTS; i++) {
+  const request = encodeMessage([new Uint8Array(0), encoder.encode(String(i))]);
+  requestBytes.push(request);
+  replyBytes.push(
+    mode === "echo" ? request : encodeMessage([
+      new Uint8Array(0),
+      encoder.encode(replyFor(String(i), 2)),
+    ]),
+  );
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+async function handshake(conn: Deno.Conn): Promise<void> {
+  const ready = encodeCommand(
+    "READY",
+    encodeMetadata(new Map([["Socket-Type", encoder.encode("REQ")]])),
+  );
+  const hello = new Uint8Array(64 + ready.length);
+  hello.set(encodeGreeting());
+  hello.set(ready, 64);
+  await writeAll(conn, hello);
+  const buffer = new Uint8Array(1024);
+  let have = 0;
+  let ready_ = false;
+  const decoder = new FrameDecoder({
+    maxMessageFrame: 1024,
+    maxCommandFrame: 1024,
+  });
+  while (!ready_) {
+    const n = await conn.read(buffer.subarray(have));
+    if (n === null) throw new Error("server closed during the handshake");
+    have += n;
+    if (have < 64) continue;
+    decoder.push(buffer.subarray(64, have), { frame: () => ready_ = true });
+    have = 64;
+  }
+}
+
+async function open(): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  if (mode !== "echo") await handshake(conn);
+  return conn;
+}
+
+function same(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  if (length !== b.length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function run(
+  conn: Deno.Conn,
+  first: number,
+  count: number,
+  latencies: number[] | undefined,
+) {
+  const buffer = new Uint8Array(4096);
+  let errors = 0;
+  for (let i = first; i < first + count; i++) {
+    const expected = replyBytes[i % VARIANTS];
+    const t0 = performance.now();
+    await writeAll(conn, requestBytes[i % VARIANTS]);
+    let have = 0;
+    while (have < expected.length) {
+      const n = await conn.read(buffer.subarray(have));
+      if (n === null) throw new Error("server closed the connection");
+      have += n;
+    }
+    latencies?.push(Math.round((performance.now() - t0) * 1000));
+    if (!same(buffer, expected, have)) errors++;
+  }
+  return errors;
+}
+
+async function waitForGo(): Promise<void> {
+  const reader = Deno.stdin.readable.getReader();
+  await reader.read();
+  reader.releaseLock();
+}
+
+const conns = await Promise.all(Array.from({ length: connections }, open));
+if (mode === "idle") {
+  // Prove the server still answers while holding them all.
+  const errors = await run(conns[0], 0, 100, undefined);
+  console.log(JSON.stringify({ ready: true, errors }));
+  await waitForGo();
+  const errorsAfter = await run(conns[conns.length - 1], 0, 100, undefined);
+  for (const conn of conns) conn.close();
+  console.log(JSON.stringify({ errors: errorsAfter }));
+  Deno.exit(0);
+}
+const perConnection = (n: number, c: number) =>
+  Math.floor(n / connections) + (c < n % connections ? 1 : 0);
+await Promise.all(
+  conns.map((conn, c) => run(conn, c * 7, perConnection(warmup, c), undefined)),
+);
+console.log("ready");
+await waitForGo();
+const latencies: number[] = [];
+const t0 = performance.now();
+const errors = (await Promise.all(
+  conns.map((conn, c) =>
+    run(conn, c * 13, perConnection(requests, c), latencies)
+  ),
+)).reduce((a, b) => a + b, 0);
+const elapsedMs = performance.now() - t0;
+for (const conn of conns) conn.close();
+console.log(
+  JSON.stringify({ requests: latencies.length, errors, elapsedMs, latencies }),
+);
