@@ -215,7 +215,7 @@ Deno.test("deno task server and deno task client work with --allow-net only", as
   for (const name of ["server", "client"]) {
     assert.match(
       config.tasks[name],
-      /^deno run --allow-net \w+\.ts$/,
+      /^deno run --allow-net (--v8-flags=\S+ )?\w+\.ts$/,
       `${name} task has only --allow-net`,
     );
   }

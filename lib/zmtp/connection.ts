@@ -11,10 +11,12 @@ import { formatAddress } from "./endpoint.ts";
 import { MessageSizeError, ProtocolError } from "./errors.ts";
 import {
   COMMAND,
+  EMPTY,
   encodeCommand,
   encodedSize,
   encodeMessageInto,
   FrameDecoder,
+  type FrameLimits,
   type FrameSink,
   MORE,
   parseCommand,
@@ -22,11 +24,19 @@ import {
 } from "./frame.ts";
 import {
   checkGreetingPrefix,
-  encodeGreeting,
   GREETING_SIZE,
+  NULL_GREETING,
   parseGreeting,
 } from "./greeting.ts";
 import { NullMechanism, type SocketType } from "./null_mechanism.ts";
+
+/** What a connection needs only until its handshake is done. */
+interface Handshake {
+  mechanism: NullMechanism;
+  greeting: Uint8Array;
+  greetingHave: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
 
 /** Options for a {@link Connection}. */
 export interface ConnectionOptions {
@@ -38,6 +48,8 @@ export interface ConnectionOptions {
   isServer: boolean;
   /** The largest message accepted, all parts' bodies together, in octets. */
   maxMessageSize: number;
+  /** Frame size limits, one object shared by a socket's connections. */
+  frameLimits: FrameLimits;
   /** Milliseconds the greeting and handshake may take; 0 for no limit. */
   handshakeTimeout: number;
 }
@@ -54,11 +66,11 @@ export interface ConnectionHandler {
 
 /** Messages of more parts than this close the connection. */
 export const MAX_MESSAGE_PARTS = 64;
-// Command bodies (READY with its metadata, PING) stay small; this bounds them.
-const MAX_COMMAND_SIZE = 65536;
+/** Command bodies (READY with its metadata, PING) stay small; this bounds them. */
+export const MAX_COMMAND_SIZE = 65536;
 // Reads start small so that many idle connections cost little, and grow for
 // peers that send a lot at once. Large frame bodies are read into directly.
-const READ_SIZE_MIN = 2048;
+const READ_SIZE_MIN = 128;
 const READ_SIZE_MAX = 65536;
 const DIRECT_READ_MIN = 16384;
 // Writes are encoded into a reusable buffer of up to this size.
@@ -82,12 +94,13 @@ export class Connection implements FrameSink {
   readonly #conn: Deno.Conn;
   readonly #options: ConnectionOptions;
   readonly #handler: ConnectionHandler;
-  readonly #mechanism: NullMechanism;
+  // Greeting and handshake state, dropped once READY has gone both ways, so
+  // that an established connection carries none of it.
+  #handshake: Handshake | undefined;
+  #peerSocketType = "";
+  #peerIdentity: Uint8Array = EMPTY;
   readonly #decoder: FrameDecoder;
   #stage: Stage = Stage.Greeting;
-  readonly #greeting = new Uint8Array(GREETING_SIZE);
-  #greetingHave = 0;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   // The message being assembled from frames with MORE set.
   #parts: Uint8Array[] = [];
   #partsSize = 0;
@@ -98,7 +111,8 @@ export class Connection implements FrameSink {
   #writingSize = 0;
   #flushScheduled = false;
   #consuming = false;
-  #writeBuffer: Uint8Array = new Uint8Array(0);
+  #writeBuffer: Uint8Array = EMPTY;
+  #writeView: Uint8Array = EMPTY;
   #writing: Uint8Array | undefined;
   #written = 0;
   #drainWaiters: (() => void)[] = [];
@@ -126,22 +140,24 @@ export class Connection implements FrameSink {
     this.remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#options = options;
     this.#handler = handler;
-    this.#mechanism = new NullMechanism(options);
-    this.#decoder = new FrameDecoder({
-      maxMessageFrame: options.maxMessageSize,
-      maxCommandFrame: MAX_COMMAND_SIZE,
-    });
+    this.#handshake = {
+      mechanism: new NullMechanism(options),
+      greeting: new Uint8Array(GREETING_SIZE),
+      greetingHave: 0,
+      timer: undefined,
+    };
+    this.#decoder = new FrameDecoder(options.frameLimits);
     this.#done = this.#run();
   }
 
   /** The peer's socket type, once the handshake is done. */
   get peerSocketType(): string {
-    return this.#mechanism.peerSocketType;
+    return this.#peerSocketType;
   }
 
   /** The peer's identity, empty if it announced none. */
   get peerIdentity(): Uint8Array {
-    return this.#mechanism.peerIdentity;
+    return this.#peerIdentity;
   }
 
   /** True once READY has gone both ways and until the connection closes. */
@@ -206,7 +222,7 @@ export class Connection implements FrameSink {
     if (this.#stage === Stage.Closed) return;
     this.#stage = Stage.Closed;
     this.#closeError ??= error;
-    clearTimeout(this.#handshakeTimer);
+    this.#endHandshake();
     this.#queue.length = 0;
     this.#queueSize = 0;
     try {
@@ -223,19 +239,50 @@ export class Connection implements FrameSink {
     resume?.();
   }
 
+  // One async frame per connection: greeting, handshake and traffic all
+  // happen in this read loop.
   async #run(): Promise<void> {
     try {
       const timeout = this.#options.handshakeTimeout;
       if (timeout > 0) {
-        this.#handshakeTimer = setTimeout(() => {
+        this.#handshake!.timer = setTimeout(() => {
           this.close(new ProtocolError(`Handshake took over ${timeout} ms`));
         }, timeout);
       }
       // Send the whole greeting at once, before reading (we demand ZMTP 3),
       // and the client's READY with it: one packet instead of two.
-      this.#enqueue(encodeGreeting(), GREETING_SIZE);
+      this.#consuming = true; // queue, and write below, in this frame
+      this.#enqueue(NULL_GREETING, GREETING_SIZE);
       this.#sendMechanismCommand();
-      await this.#readLoop();
+      this.#consuming = false;
+      await this.#writeQueued();
+      let buffer = new Uint8Array(READ_SIZE_MIN);
+      while (!this.#isClosed()) {
+        if (this.#paused || this.#stopped) {
+          await new Promise<void>((resolve) => this.#resume = resolve);
+          continue;
+        }
+        const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
+        const n = await this.#conn.read(direct ?? buffer);
+        if (n === null || this.#isClosed()) break;
+        if (direct !== undefined) {
+          this.#decoder.filled(n, this);
+          continue;
+        }
+        this.#consuming = true;
+        try {
+          this.#consume(buffer, n);
+        } finally {
+          this.#consuming = false;
+        }
+        if (n === buffer.length && buffer.length < READ_SIZE_MAX) {
+          buffer = new Uint8Array(buffer.length * 2);
+        }
+        // Write what this read produced before reading again, as a plain
+        // echo loop does: one op in flight per connection, and a peer that
+        // sends faster than it reads is held back by TCP.
+        await this.#writeQueued();
+      }
     } catch (error) {
       if (this.#stage !== Stage.Closed) this.#closeError ??= asError(error);
     }
@@ -244,31 +291,18 @@ export class Connection implements FrameSink {
     this.#handler.onClose(this, this.#closeError);
   }
 
-  async #readLoop(): Promise<void> {
-    let buffer = new Uint8Array(READ_SIZE_MIN);
-    while (!this.#isClosed()) {
-      if (this.#paused || this.#stopped) {
-        await new Promise<void>((resolve) => this.#resume = resolve);
-        continue;
-      }
-      const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
-      const n = await this.#conn.read(direct ?? buffer);
-      if (n === null || this.#isClosed()) return;
-      if (direct !== undefined) {
-        this.#decoder.filled(n, this);
-        continue;
-      }
-      this.#consuming = true;
-      try {
-        this.#consume(buffer.subarray(0, n));
-      } finally {
-        this.#consuming = false;
-      }
-      if (this.#queueSize > 0) this.#flush();
-      if (n === buffer.length && buffer.length < READ_SIZE_MAX) {
-        buffer = new Uint8Array(buffer.length * 2);
-      }
+  // Writes what is queued, from the read loop itself, unless a write is
+  // already under way (it then sends the rest when it ends).
+  async #writeQueued(): Promise<void> {
+    if (this.#queueSize === 0 || this.#writingSize > 0) return;
+    const data = this.#takeBatch();
+    let written = 0;
+    while (written < data.length) {
+      written += await this.#conn.write(
+        written === 0 ? data : data.subarray(written),
+      );
     }
+    this.#writeFinished();
   }
 
   // A method, so that TypeScript does not narrow the stage across awaits.
@@ -276,27 +310,30 @@ export class Connection implements FrameSink {
     return this.#stage === Stage.Closed;
   }
 
-  #consume(chunk: Uint8Array): void {
+  // Takes the first `length` octets of the read buffer.
+  #consume(chunk: Uint8Array, length: number): void {
+    let start = 0;
     if (this.#stage === Stage.Greeting) {
-      const take = Math.min(chunk.length, GREETING_SIZE - this.#greetingHave);
-      this.#greeting.set(chunk.subarray(0, take), this.#greetingHave);
-      const checkedFrom = this.#greetingHave;
-      this.#greetingHave += take;
+      const handshake = this.#handshake!;
+      const { greeting, greetingHave } = handshake;
+      const take = Math.min(length, GREETING_SIZE - greetingHave);
+      greeting.set(chunk.subarray(0, take), greetingHave);
+      handshake.greetingHave += take;
       checkGreetingPrefix(
-        this.#greeting.subarray(0, this.#greetingHave),
-        checkedFrom,
+        greeting.subarray(0, handshake.greetingHave),
+        greetingHave,
       );
-      if (this.#greetingHave < GREETING_SIZE) return;
-      const greeting = parseGreeting(this.#greeting);
-      if (greeting.mechanism !== "NULL") {
+      if (handshake.greetingHave < GREETING_SIZE) return;
+      const { mechanism } = parseGreeting(greeting);
+      if (mechanism !== "NULL") {
         throw new ProtocolError(
-          `Peer asks for the ${greeting.mechanism} mechanism; only NULL is supported`,
+          `Peer asks for the ${mechanism} mechanism; only NULL is supported`,
         );
       }
       this.#stage = Stage.Handshake;
-      chunk = chunk.subarray(take);
+      start = take;
     }
-    if (chunk.length > 0) this.#decoder.push(chunk, this);
+    if (start < length) this.#decoder.push(chunk, this, start, length);
   }
 
   /** Takes one decoded frame; part of {@link FrameSink}. */
@@ -335,16 +372,19 @@ export class Connection implements FrameSink {
   #command(body: Uint8Array): void {
     const { name, data } = parseCommand(body);
     if (this.#stage === Stage.Handshake) {
-      this.#mechanism.receive(name, data);
+      const { mechanism } = this.#handshake!;
+      mechanism.receive(name, data);
+      this.#peerSocketType = mechanism.peerSocketType;
+      this.#peerIdentity = mechanism.peerIdentity;
       this.#sendMechanismCommand();
-      if (this.#mechanism.error !== undefined) {
+      if (mechanism.error !== undefined) {
         // ERROR has been queued; close once it is written.
         this.#closeAfterFlush = true;
-        this.#closeError = new ProtocolError(this.#mechanism.error);
+        this.#closeError = new ProtocolError(mechanism.error);
         return;
       }
-      if (this.#mechanism.ready) {
-        clearTimeout(this.#handshakeTimer);
+      if (mechanism.ready) {
+        this.#endHandshake();
         this.#stage = Stage.Traffic;
         this.#handler.onReady(this);
       }
@@ -357,8 +397,14 @@ export class Connection implements FrameSink {
     // PONG and commands of other patterns need no answer.
   }
 
+  #endHandshake(): void {
+    if (this.#handshake === undefined) return;
+    clearTimeout(this.#handshake.timer);
+    this.#handshake = undefined;
+  }
+
   #sendMechanismCommand(): void {
-    const command = this.#mechanism.nextCommand();
+    const command = this.#handshake?.mechanism.nextCommand();
     if (command !== undefined) this.#enqueue(command);
   }
 
@@ -374,17 +420,51 @@ export class Connection implements FrameSink {
       return;
     }
     this.#flushScheduled = true;
-    queueMicrotask(this.#flush);
+    queueMicrotask(() => this.#flush());
   }
 
-  readonly #flush = (): void => {
+  #flush(): void {
     this.#flushScheduled = false;
     if (this.#writingSize > 0 || this.#queueSize === 0) return;
     if (this.#stage === Stage.Closed) return;
+    this.#written = 0;
+    this.#writeCallbacks ??= [
+      (n) => this.#onWritten(n),
+      (error) => this.#onWriteError(error),
+    ];
+    this.#conn.write(this.#takeBatch()).then(...this.#writeCallbacks);
+  }
+
+  // Turns the queue into the bytes of one write and marks it in flight.
+  #takeBatch(): Uint8Array {
     const size = this.#queueSize;
-    // Encode into a buffer of our own, reused from write to write: it lives
-    // outside V8's heap, so the write op needs no copy of it, and only one
-    // write is ever in flight. Large batches get a buffer of their own.
+    const first = this.#queue[0];
+    const data = this.#queue.length === 1 && !Array.isArray(first)
+      ? first // a lone command (the shared greeting or READY) goes as it is
+      : this.#encodeQueue(size);
+    this.#queue.length = 0;
+    this.#queueSize = 0;
+    this.#writingSize = size;
+    this.#writing = data;
+    return data;
+  }
+
+  // A write has completed: send what queued meanwhile, or tell who waits.
+  #writeFinished(): void {
+    this.#writing = undefined;
+    this.#writingSize = 0;
+    if (this.#queueSize > 0) {
+      this.#flush();
+    } else {
+      this.#resolveDrainWaiters();
+      if (this.#closeAfterFlush) this.close(this.#closeError);
+    }
+  }
+
+  // Encodes the queue into a buffer of our own, reused from write to write:
+  // it lives outside V8's heap, so the write op needs no copy of it, and only
+  // one write is ever in flight. Large batches get a buffer of their own.
+  #encodeQueue(size: number): Uint8Array {
     let data: Uint8Array;
     if (size <= WRITE_BUFFER_MAX) {
       if (this.#writeBuffer.length < size) {
@@ -395,7 +475,11 @@ export class Connection implements FrameSink {
           ),
         );
       }
-      data = this.#writeBuffer.subarray(0, size);
+      // Replies often repeat their length; so does the view then.
+      data = this.#writeView.length === size &&
+          this.#writeView.buffer === this.#writeBuffer.buffer
+        ? this.#writeView
+        : (this.#writeView = this.#writeBuffer.subarray(0, size));
     } else {
       data = new Uint8Array(size);
     }
@@ -408,41 +492,34 @@ export class Connection implements FrameSink {
         offset += item.length;
       }
     }
-    this.#queue.length = 0;
-    this.#queueSize = 0;
-    this.#writingSize = size;
-    this.#writing = data;
-    this.#written = 0;
-    this.#conn.write(data).then(this.#onWritten, this.#onWriteError);
-  };
+    return data;
+  }
 
-  readonly #onWritten = (n: number): void => {
+  // The callbacks of writes made outside the read loop (in a microtask),
+  // created on the first such write: many connections never make one.
+  #writeCallbacks:
+    | [(n: number) => void, (error: unknown) => void]
+    | undefined;
+
+  #onWritten(n: number): void {
     this.#written += n;
     const data = this.#writing!;
     if (this.#written < data.length) {
       if (this.#stage === Stage.Closed) return;
       this.#conn.write(data.subarray(this.#written)).then(
-        this.#onWritten,
-        this.#onWriteError,
+        ...this.#writeCallbacks!,
       );
       return;
     }
-    this.#writing = undefined;
-    this.#writingSize = 0;
-    if (this.#queueSize > 0) {
-      this.#flush();
-    } else {
-      this.#resolveDrainWaiters();
-      if (this.#closeAfterFlush) this.close(this.#closeError);
-    }
-  };
+    this.#writeFinished();
+  }
 
-  readonly #onWriteError = (error: unknown): void => {
+  #onWriteError(error: unknown): void {
     this.#writing = undefined;
     this.#writingSize = 0;
     this.close(asError(error));
     this.#resolveDrainWaiters();
-  };
+  }
 
   #resolveDrainWaiters(): void {
     if (this.#drainWaiters.length === 0) return;

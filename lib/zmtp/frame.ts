@@ -103,8 +103,8 @@ const HEADER_MAX = 9;
  */
 export class FrameDecoder {
   readonly #limits: FrameLimits;
-  // A header split across reads collects here.
-  readonly #header = new Uint8Array(HEADER_MAX);
+  // A header split across reads (rare) collects here, allocated on first need.
+  #header: Uint8Array | undefined;
   #headerHave = 0;
   // A body split across reads collects here, allocated at its exact size.
   #body: Uint8Array | null = null;
@@ -158,12 +158,18 @@ export class FrameDecoder {
    *
    * @param chunk the next octets of the stream; not kept after the call
    * @param sink receives each complete frame
+   * @param start where the new octets begin in `chunk`
+   * @param end where they end (a read fills only part of its buffer)
    * @throws {ProtocolError} on reserved flags, a command with MORE, or a size
    * over the limits; the stream cannot be resumed after that
    */
-  push(chunk: Uint8Array, sink: FrameSink): void {
-    let pos = 0;
-    const end = chunk.length;
+  push(
+    chunk: Uint8Array,
+    sink: FrameSink,
+    start = 0,
+    end: number = chunk.length,
+  ): void {
+    let pos = start;
     while (pos < end) {
       const body = this.#body;
       if (body !== null) {
@@ -195,7 +201,7 @@ export class FrameDecoder {
         }
       }
       // Slow path: the header is split across reads.
-      const header = this.#header;
+      const header = this.#header ??= new Uint8Array(HEADER_MAX);
       if (this.#headerHave === 0) checkFlags(chunk[pos]);
       header[this.#headerHave++] = chunk[pos++];
       const headerLength = header[0] & LONG ? 9 : 2;

@@ -48,6 +48,9 @@ export function encodeGreeting(
   return greeting;
 }
 
+/** Our NULL greeting, shared by every connection; never modify it. */
+export const NULL_GREETING: Uint8Array = encodeGreeting();
+
 /**
  * Checks the first `length` octets of a greeting as they arrive, so that a
  * peer sending something else is dropped at its first wrong octet rather

@@ -9,10 +9,12 @@
  */
 
 import { ProtocolError } from "./errors.ts";
-import { encodeCommand } from "./frame.ts";
+import { EMPTY, encodeCommand } from "./frame.ts";
 
 /** The socket types this engine speaks with, ours and our peers'. */
 export type SocketType = "REQ" | "REP" | "DEALER" | "ROUTER";
+
+const KNOWN_TYPES = ["REQ", "REP", "DEALER", "ROUTER"] as const;
 
 // RFC 37's table of legal combinations, for the request-reply family.
 const LEGAL_PEERS: Readonly<Record<SocketType, readonly string[]>> = {
@@ -91,7 +93,8 @@ export function parseMetadata(data: Uint8Array): Map<string, Uint8Array> {
     if (valueLength > data.length - at) {
       throw new ProtocolError(`READY property "${name}" runs past the command`);
     }
-    properties.set(name, data.slice(at, at + valueLength));
+    // Views: the command body is already the receiver's own copy.
+    properties.set(name, data.subarray(at, at + valueLength));
     at += valueLength;
   }
   return properties;
@@ -108,6 +111,29 @@ export function encodeErrorCommand(reason: string): Uint8Array {
   data[0] = text.length;
   data.set(text, 1);
   return encodeCommand("ERROR", data);
+}
+
+// READY without an identity is the same for every connection of a type.
+const readyByType = new Map<SocketType, Uint8Array>();
+
+/**
+ * Our READY command frame: `Socket-Type`, and `Identity` when set (not for
+ * REP). Shared between connections; never modify it.
+ */
+export function readyCommand(
+  socketType: SocketType,
+  identity?: Uint8Array,
+): Uint8Array {
+  const shared = identity === undefined || socketType === "REP";
+  const cached = shared ? readyByType.get(socketType) : undefined;
+  if (cached !== undefined) return cached;
+  const properties = new Map<string, Uint8Array>([
+    ["Socket-Type", latin1(socketType)],
+  ]);
+  if (!shared) properties.set("Identity", identity!);
+  const command = encodeCommand("READY", encodeMetadata(properties));
+  if (shared) readyByType.set(socketType, command);
+  return command;
 }
 
 /** Options for {@link NullMechanism}. */
@@ -133,7 +159,7 @@ export class NullMechanism {
   /** The peer's `Socket-Type`, once its READY has arrived. */
   peerSocketType = "";
   /** The peer's `Identity`, empty when it announced none. */
-  peerIdentity: Uint8Array = new Uint8Array(0);
+  peerIdentity: Uint8Array = EMPTY;
 
   /**
    * @param options our socket type, identity and role
@@ -161,14 +187,7 @@ export class NullMechanism {
     if (this.#readySent) return undefined;
     if (this.#options.isServer && !this.#readyReceived) return undefined;
     this.#readySent = true;
-    const properties = new Map<string, Uint8Array>([
-      ["Socket-Type", latin1(this.#options.socketType)],
-    ]);
-    const { identity, socketType } = this.#options;
-    if (identity !== undefined && socketType !== "REP") {
-      properties.set("Identity", identity);
-    }
-    return encodeCommand("READY", encodeMetadata(properties));
+    return readyCommand(this.#options.socketType, this.#options.identity);
   }
 
   /**
@@ -191,7 +210,10 @@ export class NullMechanism {
     }
     const properties = parseMetadata(data);
     const type = properties.get("socket-type");
-    this.peerSocketType = type === undefined ? "" : asText(type);
+    // Known types as shared literals, not a fresh string per connection.
+    const announced = type === undefined ? "" : asText(type);
+    this.peerSocketType = KNOWN_TYPES.find((known) => known === announced) ??
+      announced;
     this.peerIdentity = properties.get("identity") ?? this.peerIdentity;
     this.#readyReceived = true;
     if (!isLegalPeer(this.#options.socketType, this.peerSocketType)) {

@@ -193,7 +193,8 @@ export class Reply extends SocketBase {
   }
 
   protected override attach(pipe: Pipe): void {
-    this.#queue.attach(pipe);
+    // serve() takes requests straight from each pipe; no queue to keep.
+    if (this.#handler === undefined) this.#queue.attach(pipe);
   }
 
   protected override readable(pipe: Pipe): void {
@@ -249,22 +250,31 @@ export class Reply extends SocketBase {
     while (!this.#busy.has(pipe)) {
       const message = pipe.read();
       if (message === undefined) return;
-      const split = splitEnvelope(message);
-      if (split === undefined) continue;
+      // The common case, a REQ peer's ["", body]: the message is ours, so
+      // the body is what is left after taking the delimiter off its front.
+      let envelope = DELIMITER_ONLY as Uint8Array[];
+      let body = message;
+      if (message.length > 0 && message[0].length === 0) {
+        message.shift();
+      } else {
+        const split = splitEnvelope(message);
+        if (split === undefined) continue;
+        ({ envelope, body } = split);
+      }
       let result: MessageLike | Promise<MessageLike>;
       try {
-        result = handler(split.body, pipe.peer);
+        result = handler(body, pipe.peer);
       } catch (error) {
         this.#reportError(error);
         continue;
       }
       if (!(result instanceof Promise)) {
-        pipe.write(withEnvelope(split.envelope, result));
+        pipe.write(withEnvelope(envelope, result));
         continue;
       }
       this.#busy.add(pipe);
       result.then(
-        (reply) => pipe.write(withEnvelope(split.envelope, reply)),
+        (reply) => pipe.write(withEnvelope(envelope, reply)),
         (error) => this.#reportError(error),
       ).finally(() => {
         this.#unbusy(pipe);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ConnectionOptions } from "./connection.ts";
+import { type ConnectionOptions, MAX_COMMAND_SIZE } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
 import { SocketError } from "./errors.ts";
 import type { Part } from "./frame.ts";
@@ -139,13 +139,16 @@ export interface Waiter<T> {
 export abstract class SocketBase implements PipeOwner {
   /** The resolved options. */
   protected readonly options: ResolvedOptions;
-  readonly #type: SocketType;
   readonly #identity: Uint8Array | undefined;
   readonly #onEvent: ((event: SocketEvent) => void) | undefined;
   readonly #listeners = new Map<string, Listener>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #pipes = new Set<Pipe>();
   #closing: Promise<void> | undefined;
+  // Connection options, one object per role shared by this socket's
+  // connections: accepted ones play the NULL server, dialed ones the client.
+  readonly #serverOptions: ConnectionOptions;
+  readonly #clientOptions: ConnectionOptions;
 
   /**
    * @param type our socket type
@@ -153,7 +156,6 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {RangeError} when an option is out of range
    */
   constructor(type: SocketType, options: SocketOptions = {}) {
-    this.#type = type;
     const { routingId, onEvent, ...rest } = options;
     this.options = { ...DEFAULTS };
     for (const [key, value] of Object.entries(rest)) {
@@ -181,6 +183,18 @@ export abstract class SocketBase implements PipeOwner {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
+    const connectionOptions = {
+      socketType: type,
+      identity: this.#identity,
+      maxMessageSize,
+      frameLimits: {
+        maxMessageFrame: maxMessageSize,
+        maxCommandFrame: MAX_COMMAND_SIZE,
+      },
+      handshakeTimeout: this.options.handshakeTimeout,
+    };
+    this.#serverOptions = { ...connectionOptions, isServer: true };
+    this.#clientOptions = { ...connectionOptions, isServer: false };
   }
 
   /** True once `close()` has been called. */
@@ -361,13 +375,7 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   #open(conn: Deno.Conn, endpoint: string, isServer: boolean): Pipe {
-    const options: ConnectionOptions = {
-      socketType: this.#type,
-      identity: this.#identity,
-      isServer,
-      maxMessageSize: this.options.maxMessageSize,
-      handshakeTimeout: this.options.handshakeTimeout,
-    };
+    const options = isServer ? this.#serverOptions : this.#clientOptions;
     const pipe = new Pipe(
       this,
       conn,
