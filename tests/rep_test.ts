@@ -227,3 +227,25 @@ Deno.test("Reply: bind reports a port in use with EADDRINUSE", async () => {
   await other.close();
   await reply.close();
 });
+
+Deno.test("Reply: a peer that keeps its queue from ever emptying is served in order", async () => {
+  const { reply, port } = await boundReply();
+  using dealer = await RawPeer.connect(port);
+  await dealer.handshake("DEALER");
+  // 3,000 requests in flight at once while the lockstep receive()/send()
+  // loop takes them one by one: the queue never empties for long.
+  const total = 3000;
+  const sending = (async () => {
+    for (let i = 0; i < total; i++) await dealer.send("", String(i));
+  })();
+  const seen: string[] = [];
+  for (let i = 0; i < total; i++) {
+    const [body] = await reply.receive();
+    seen.push(decode(body));
+    await reply.send(body);
+  }
+  await sending;
+  assert.deepEqual(seen, Array.from({ length: total }, (_, i) => String(i)));
+  for (let i = 0; i < total; i++) assert.deepEqual(await dealer.receiveText(), ["", String(i)]);
+  await reply.close();
+});

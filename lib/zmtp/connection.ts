@@ -102,11 +102,17 @@ export class Connection implements FrameSink {
   readonly #decoder: FrameDecoder;
   #stage: Stage = Stage.Greeting;
   // The message being assembled from frames with MORE set.
-  #parts: Uint8Array[] = [];
+  // The message being assembled: its first frame alone until a second
+  // comes, so that the common two-part message is one array literal.
+  #firstPart: Uint8Array | undefined;
+  #parts: Uint8Array[] | undefined;
   #partsSize = 0;
   // Writes: messages and raw octets queue here until the next flush, which
   // encodes them all into one buffer for a single write.
-  #queue: (Uint8Array | Part[])[] = [];
+  // Filled by index and cleared slot by slot: emptying an array with
+  // length = 0 drops its storage, and every next push allocates anew.
+  readonly #queue: (Uint8Array | Part[] | undefined)[] = [];
+  #queueLength = 0;
   #queueSize = 0;
   #writingSize = 0;
   #flushScheduled = false;
@@ -223,8 +229,7 @@ export class Connection implements FrameSink {
     this.#stage = Stage.Closed;
     this.#closeError ??= error;
     this.#endHandshake();
-    this.#queue.length = 0;
-    this.#queueSize = 0;
+    this.#clearQueue();
     try {
       this.#conn.close();
     } catch {
@@ -346,7 +351,6 @@ export class Connection implements FrameSink {
     if (this.#stage !== Stage.Traffic) {
       throw new ProtocolError("Message frame before the handshake completed");
     }
-    this.#parts.push(body);
     this.#partsSize += body.length;
     if (this.#partsSize > this.#options.maxMessageSize) {
       const limit = this.#options.maxMessageSize;
@@ -355,16 +359,31 @@ export class Connection implements FrameSink {
         limit,
       );
     }
+    let parts: Uint8Array[] | undefined;
+    const first = this.#firstPart;
+    if (first === undefined) {
+      if (flags & MORE) {
+        this.#firstPart = body;
+        return;
+      }
+      parts = [body];
+    } else if (this.#parts === undefined) {
+      parts = [first, body];
+    } else {
+      parts = this.#parts;
+      parts.push(body);
+    }
     if (flags & MORE) {
-      if (this.#parts.length >= MAX_MESSAGE_PARTS) {
+      if (parts.length >= MAX_MESSAGE_PARTS) {
         throw new ProtocolError(
           `Message of over ${MAX_MESSAGE_PARTS} parts exceeds the limit`,
         );
       }
+      this.#parts = parts;
       return;
     }
-    const parts = this.#parts;
-    this.#parts = [];
+    this.#firstPart = undefined;
+    this.#parts = undefined;
     this.#partsSize = 0;
     this.#handler.onMessage(this, parts);
   }
@@ -412,7 +431,7 @@ export class Connection implements FrameSink {
     item: Uint8Array | Part[],
     size = (item as Uint8Array).length,
   ): void {
-    this.#queue.push(item);
+    this.#queue[this.#queueLength++] = item;
     this.#queueSize += size;
     // While a read is being decoded, the flush comes at its end (one write
     // for every reply that chunk produced); otherwise in a microtask.
@@ -438,12 +457,11 @@ export class Connection implements FrameSink {
   // Turns the queue into the bytes of one write and marks it in flight.
   #takeBatch(): Uint8Array {
     const size = this.#queueSize;
-    const first = this.#queue[0];
-    const data = this.#queue.length === 1 && !Array.isArray(first)
+    const first = this.#queue[0]!;
+    const data = this.#queueLength === 1 && !Array.isArray(first)
       ? first // a lone command (the shared greeting or READY) goes as it is
       : this.#encodeQueue(size);
-    this.#queue.length = 0;
-    this.#queueSize = 0;
+    this.#clearQueue();
     this.#writingSize = size;
     this.#writing = data;
     return data;
@@ -484,7 +502,8 @@ export class Connection implements FrameSink {
       data = new Uint8Array(size);
     }
     let offset = 0;
-    for (const item of this.#queue) {
+    for (let i = 0; i < this.#queueLength; i++) {
+      const item = this.#queue[i]!;
       if (Array.isArray(item)) {
         offset = encodeMessageInto(item, data, offset);
       } else {
@@ -519,6 +538,12 @@ export class Connection implements FrameSink {
     this.#writingSize = 0;
     this.close(asError(error));
     this.#resolveDrainWaiters();
+  }
+
+  #clearQueue(): void {
+    for (let i = 0; i < this.#queueLength; i++) this.#queue[i] = undefined;
+    this.#queueLength = 0;
+    this.#queueSize = 0;
   }
 
   #resolveDrainWaiters(): void {

@@ -13,6 +13,9 @@ import {
 } from "./connection.ts";
 import type { Part } from "./frame.ts";
 
+// Slots read from the front of a queue before it is compacted.
+const COMPACT_AFTER = 1024;
+
 /** Facts about a pipe's peer, for handlers and logs. */
 export interface PeerInfo {
   /** The endpoint the peer came through (bound or connected). */
@@ -42,8 +45,11 @@ export class Pipe implements ConnectionHandler {
   readonly connection: Connection;
   readonly #owner: PipeOwner;
   readonly #highWaterMark: number;
-  #inbound: Uint8Array[][] = [];
+  // Filled by index and reused once drained (length = 0 would drop the
+  // storage and make the next message allocate it again).
+  readonly #inbound: (Uint8Array[] | undefined)[] = [];
   #head = 0;
+  #tail = 0;
   #wasReady = false;
   #closed = false;
   #peer: PeerInfo | undefined;
@@ -74,7 +80,7 @@ export class Pipe implements ConnectionHandler {
 
   /** Messages waiting to be read. */
   get size(): number {
-    return this.#inbound.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Who the peer is; complete once its handshake is done. */
@@ -99,13 +105,21 @@ export class Pipe implements ConnectionHandler {
    * @returns the message's parts, or `undefined` when none waits
    */
   read(): Uint8Array[] | undefined {
-    if (this.#head === this.#inbound.length) return undefined;
-    const message = this.#inbound[this.#head];
-    this.#inbound[this.#head++] = undefined!;
-    if (this.#head === this.#inbound.length) {
-      this.#inbound.length = 0;
+    if (this.#head === this.#tail) return undefined;
+    const message = this.#inbound[this.#head]!;
+    this.#inbound[this.#head++] = undefined;
+    if (this.#head === this.#tail) {
       this.#head = 0;
+      this.#tail = 0;
       if (!this.#closed) this.connection.resumeReading();
+    } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#tail) {
+      // A queue that never empties moves its messages to the front now and
+      // then, or it would grow for ever.
+      const inbound = this.#inbound;
+      inbound.copyWithin(0, this.#head, this.#tail);
+      inbound.fill(undefined, this.#tail - this.#head, this.#tail);
+      this.#tail -= this.#head;
+      this.#head = 0;
     }
     return message;
   }
@@ -127,7 +141,7 @@ export class Pipe implements ConnectionHandler {
 
   /** Part of {@link ConnectionHandler}. */
   onMessage(connection: Connection, parts: Uint8Array[]): void {
-    this.#inbound.push(parts);
+    this.#inbound[this.#tail++] = parts;
     const size = this.size;
     if (size >= this.#highWaterMark) connection.pauseReading();
     if (size === 1) this.#owner.pipeReadable(this);
