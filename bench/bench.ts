@@ -603,7 +603,8 @@ function table(r: typeof result): string {
 function chart(rows: typeof summary): string {
   const names = SERVERS.map((s) => s.name);
   const colors = ["#1f77b4", "#aec7e8", "#ff7f0e", "#2ca02c", "#7f7f7f"];
-  const max = Math.max(...rows.map((r) => r.cpuUsPerRequest)) * 1.1;
+  const max =
+    Math.ceil(Math.max(...rows.map((r) => r.cpuUsPerRequest)) * 1.1 / 10) * 10;
   const width = 720, height = 360, left = 60, bottom = 40, top = 40;
   const groupWidth = (width - left - 20) / LOADS.length;
   const barWidth = groupWidth / (names.length + 1);

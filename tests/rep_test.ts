@@ -246,6 +246,8 @@ Deno.test("Reply: a peer that keeps its queue from ever emptying is served in or
   }
   await sending;
   assert.deepEqual(seen, Array.from({ length: total }, (_, i) => String(i)));
-  for (let i = 0; i < total; i++) assert.deepEqual(await dealer.receiveText(), ["", String(i)]);
+  for (let i = 0; i < total; i++) {
+    assert.deepEqual(await dealer.receiveText(), ["", String(i)]);
+  }
   await reply.close();
 });
