@@ -6,10 +6,12 @@
  * noisy. The figure that tracks a server itself is its CPU time per request,
  * read from /proc before and after a fixed number of requests.
  *
- *     deno task bench [--rounds N] [--quick]
+ *     deno task bench [--rounds N] [--quick] [--idle N] [--out DIR]
+ *     deno task bench --servers ours,echo --loads 32 --requests 300000
  *
- * Prints a progress line, a table, and writes bench/results/latest.json and
- * latest.svg.
+ * Prints a progress line, a table, and writes latest.json and latest.svg to
+ * bench/results/ (or --out). With --servers, a partial run for comparisons
+ * while working prints its figures and writes nothing.
  *
  * @module
  */
@@ -17,7 +19,6 @@
 import { parseArgs } from "node:util";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const RESULTS = `${ROOT}bench/results`;
 const DENO = Deno.execPath();
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     idle: { type: "string", default: "5000" },
     servers: { type: "string" },
+    out: { type: "string" },
     requests: { type: "string" },
     loads: { type: "string" },
   },
@@ -40,7 +42,21 @@ const REQUESTS: Record<number, number> = flags.quick
 if (flags.requests) {
   for (const load of LOADS) REQUESTS[load] = Number(flags.requests);
 }
-const IDLE = Number(flags.idle);
+const RESULTS = flags.out ?? `${ROOT}bench/results`;
+// Each idle connection takes a file descriptor on both sides; stay under the
+// limit (raise it with `ulimit -n` for the full 5,000).
+const FD_LIMIT = Number(
+  new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", "ulimit -n"] }).output())
+      .stdout,
+  ),
+) || 1024;
+const IDLE = Math.min(Number(flags.idle), FD_LIMIT - 100);
+if (IDLE < Number(flags.idle)) {
+  console.error(
+    `bench: open files are limited to ${FD_LIMIT}; holding ${IDLE} idle connections, not ${flags.idle}`,
+  );
+}
 
 interface ServerSpec {
   name: string;
