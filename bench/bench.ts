@@ -487,29 +487,18 @@ const idle = await idleConnections(IDLE);
 const row = (name: string, connections: number) =>
   summary.find((s) => s.server === name && s.connections === connections)!;
 const ratio = (a: number, b: number) => Math.round(a / b * 100) / 100;
+type Figure = "cpuUsPerRequest" | "requestsPerSecond" | "p50Us";
+// Our server's figure over another's, at one load, to two decimals.
+const oursOver = (other: string, c: number, figure: Figure) =>
+  ratio(row("ours", c)[figure], row(other, c)[figure]);
 const ratios = LOADS.map((c) => ({
   connections: c,
-  cpuVsPython: ratio(
-    row("ours", c).cpuUsPerRequest,
-    row("python", c).cpuUsPerRequest,
-  ),
-  cpuVsNode: ratio(
-    row("ours", c).cpuUsPerRequest,
-    row("node", c).cpuUsPerRequest,
-  ),
-  cpuVsEcho: ratio(
-    row("ours", c).cpuUsPerRequest,
-    row("echo", c).cpuUsPerRequest,
-  ),
-  rpsVsPython: ratio(
-    row("ours", c).requestsPerSecond,
-    row("python", c).requestsPerSecond,
-  ),
-  p50VsPython: ratio(row("ours", c).p50Us, row("python", c).p50Us),
-  loggingOverhead: ratio(
-    row("ours", c).cpuUsPerRequest,
-    row("ours-quiet", c).cpuUsPerRequest,
-  ),
+  cpuVsPython: oursOver("python", c, "cpuUsPerRequest"),
+  cpuVsNode: oursOver("node", c, "cpuUsPerRequest"),
+  cpuVsEcho: oursOver("echo", c, "cpuUsPerRequest"),
+  rpsVsPython: oursOver("python", c, "requestsPerSecond"),
+  p50VsPython: oursOver("python", c, "p50Us"),
+  loggingOverhead: oursOver("ours-quiet", c, "cpuUsPerRequest"),
 }));
 const at = (c: number) => ratios.find((r) => r.connections === c)!;
 const targets = [

@@ -7,6 +7,38 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
+import { type RunningServer, startServer } from "./_process.ts";
+
+/** A quiet server with a 64 KiB message limit, for hostile-input runs. */
+export function startTarget(): Promise<RunningServer> {
+  return startServer(["2", "0", "--quiet", "--max-message-size", "65536"]);
+}
+
+/** A switch that tells long-running loops to stop. */
+export interface StopSwitch {
+  /** Resolves when {@link StopSwitch.stop} is called. */
+  stopping: Promise<void>;
+  /** True once stopped. */
+  readonly stopped: boolean;
+  stop(): void;
+}
+
+/** Creates a {@link StopSwitch}. */
+export function stopSwitch(): StopSwitch {
+  let stop!: () => void;
+  let stopped = false;
+  const stopping = new Promise<void>((resolve) => stop = resolve);
+  return {
+    stopping,
+    get stopped() {
+      return stopped;
+    },
+    stop() {
+      stopped = true;
+      stop();
+    },
+  };
+}
 
 /** What the good clients saw. */
 export interface GoodLoad {

@@ -10,8 +10,8 @@ import { encodeMessage } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
 import { readyCommand } from "./_raw_peer.ts";
 import { concat, hostileInput, random, sendAndDrop } from "./_hostile.ts";
-import { runGoodClients } from "./_load.ts";
-import { sleep, startServer } from "./_process.ts";
+import { runGoodClients, startTarget, stopSwitch } from "./_load.ts";
+import { sleep } from "./_process.ts";
 
 const BAD_INPUTS = Number(Deno.env.get("FUZZ_INPUTS") ?? 3000);
 // A burst needs a file descriptor per connection on both sides; stay under
@@ -28,17 +28,10 @@ const BURST = Math.min(
 );
 
 Deno.test(`fuzz: ${BAD_INPUTS} hostile inputs and a ${BURST}-connection burst leave good clients unharmed`, async () => {
-  await using ours = await startServer([
-    "2",
-    "0",
-    "--quiet",
-    "--max-message-size",
-    "65536",
-  ]);
+  await using ours = await startTarget();
   const endpoint = `tcp://127.0.0.1:${ours.port}`;
-  let finish!: () => void;
-  const stop = new Promise<void>((resolve) => finish = resolve);
-  const good = runGoodClients(endpoint, 2, 4, stop);
+  const running = stopSwitch();
+  const good = runGoodClients(endpoint, 2, 4, running.stopping);
 
   const rand = random(20261125);
   const kinds = new Map<string, number>();
@@ -93,7 +86,7 @@ Deno.test(`fuzz: ${BAD_INPUTS} hostile inputs and a ${BURST}-connection burst le
 
   await slow;
   await sleep(500);
-  finish();
+  running.stop();
   const load = await good;
   const total = tried + 50 + 1 + opened;
   console.log(

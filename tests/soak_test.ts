@@ -6,30 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { hostileInput, random, sendAndDrop } from "./_hostile.ts";
-import { rssKiB, runGoodClients } from "./_load.ts";
-import { sleep, startServer } from "./_process.ts";
+import { rssKiB, runGoodClients, startTarget, stopSwitch } from "./_load.ts";
+import { sleep } from "./_process.ts";
 
 const SECONDS = Number(Deno.env.get("SOAK_SECONDS") ?? 5);
 
 Deno.test(`soak: ${SECONDS} s of good clients and hostile peers, nothing lost, memory bounded`, async () => {
-  await using ours = await startServer([
-    "2",
-    "0",
-    "--quiet",
-    "--max-message-size",
-    "65536",
-  ]);
+  await using ours = await startTarget();
   const endpoint = `tcp://127.0.0.1:${ours.port}`;
-  let finish!: () => void;
-  const stop = new Promise<void>((resolve) => finish = resolve);
-  let stopped = false;
-  stop.then(() => stopped = true);
-
-  const good = runGoodClients(endpoint, 2, 4, stop);
+  const running = stopSwitch();
+  const good = runGoodClients(endpoint, 2, 4, running.stopping);
   const rand = random(SECONDS);
   let bad = 0;
   const hostile = Array.from({ length: 4 }, async () => {
-    while (!stopped) {
+    while (!running.stopped) {
       bad++;
       await sendAndDrop(
         ours.port,
@@ -44,7 +34,7 @@ Deno.test(`soak: ${SECONDS} s of good clients and hostile peers, nothing lost, m
     await sleep(250);
     samples.push(await rssKiB(ours.server.pid));
   }
-  finish();
+  running.stop();
   const load = await good;
   await Promise.all(hostile);
 

@@ -96,13 +96,7 @@ export class Reply extends SocketBase {
    */
   receive(): Promise<Uint8Array[]> {
     try {
-      this.assertOpen("receive");
-      if (this.#handler !== undefined || this.#receiver !== undefined) {
-        throw new SocketError(
-          "EBUSY",
-          "Cannot receive: another receive() or serve() is already taking requests",
-        );
-      }
+      this.#assertFree("receive");
       if (this.#request !== undefined) {
         throw new SocketError(
           "EFSM",
@@ -160,13 +154,7 @@ export class Reply extends SocketBase {
    */
   serve(handler: RequestHandler): Promise<void> {
     try {
-      this.assertOpen("serve");
-      if (this.#handler !== undefined || this.#receiver !== undefined) {
-        throw new SocketError(
-          "EBUSY",
-          "Cannot serve: requests are already being taken",
-        );
-      }
+      this.#assertFree("serve");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -280,6 +268,17 @@ export class Reply extends SocketBase {
         this.#unbusy(pipe);
         if (!pipe.closed) this.#serveFrom(pipe);
       });
+    }
+  }
+
+  // Requests go to one taker at a time: a waiting receive() or serve().
+  #assertFree(action: "receive" | "serve"): void {
+    this.assertOpen(action);
+    if (this.#handler !== undefined || this.#receiver !== undefined) {
+      throw new SocketError(
+        "EBUSY",
+        `Cannot ${action}: another receive() or serve() is already taking requests`,
+      );
     }
   }
 
