@@ -211,3 +211,25 @@ Deno.test("Request and Reply talk to each other in one process", async () => {
   await reply.close();
   await serving;
 });
+
+Deno.test("Request: peerCount, connectionCount and disconnect() follow the peers", async () => {
+  const replies = [new Reply(), new Reply()];
+  const endpoints = await Promise.all(
+    replies.map((r) => r.bind("tcp://127.0.0.1:0")),
+  );
+  const serving = replies.map((r, i) => r.serve(() => `from ${i}`));
+  const request = new Request({ receiveTimeout: 2000 });
+  for (const endpoint of endpoints) request.connect(endpoint);
+  for (let i = 0; i < 100 && request.peerCount < 2; i++) await sleep(10);
+  assert.equal(request.peerCount, 2);
+  assert.equal(request.connectionCount, 2);
+  await request.disconnect(endpoints[0]);
+  assert.equal(request.peerCount, 1);
+  for (let i = 0; i < 4; i++) {
+    await request.send("q");
+    assert.deepEqual((await request.receive()).map(decode), ["from 1"]);
+  }
+  await request.close();
+  await Promise.all(replies.map((r) => r.close()));
+  await Promise.all(serving);
+});

@@ -101,26 +101,30 @@ export class Connection implements FrameSink {
   #peerIdentity: Uint8Array = EMPTY;
   readonly #decoder: FrameDecoder;
   #stage: Stage = Stage.Greeting;
-  // The message being assembled from frames with MORE set.
   // The message being assembled: its first frame alone until a second
   // comes, so that the common two-part message is one array literal.
   #firstPart: Uint8Array | undefined;
   #parts: Uint8Array[] | undefined;
   #partsSize = 0;
   // Writes: messages and raw octets queue here until the next flush, which
-  // encodes them all into one buffer for a single write.
-  // Filled by index and cleared slot by slot: emptying an array with
-  // length = 0 drops its storage, and every next push allocates anew.
+  // encodes them all into one buffer for a single write. Filled by index and
+  // cleared slot by slot: emptying an array with length = 0 drops its
+  // storage, and every next push would allocate anew.
   readonly #queue: (Uint8Array | Part[] | undefined)[] = [];
   #queueLength = 0;
   #queueSize = 0;
-  #writingSize = 0;
   #flushScheduled = false;
   #consuming = false;
   #writeBuffer: Uint8Array = EMPTY;
   #writeView: Uint8Array = EMPTY;
+  // The bytes of the write in flight (only ever one), and how many left.
   #writing: Uint8Array | undefined;
   #written = 0;
+  // The callbacks of writes made outside the read loop (in a microtask),
+  // created on the first such write: many connections never make one.
+  #writeCallbacks:
+    | [(n: number) => void, (error: unknown) => void]
+    | undefined;
   #drainWaiters: (() => void)[] = [];
   #paused = false;
   #stopped = false;
@@ -166,14 +170,9 @@ export class Connection implements FrameSink {
     return this.#peerIdentity;
   }
 
-  /** True once READY has gone both ways and until the connection closes. */
-  get isReady(): boolean {
-    return this.#stage === Stage.Traffic;
-  }
-
   /** Octets queued or being written and not yet handed to the system. */
   get bufferedAmount(): number {
-    return this.#queueSize + this.#writingSize;
+    return this.#queueSize + (this.#writing?.length ?? 0);
   }
 
   /** Resolves when the connection has ended and its socket is closed. */
@@ -299,7 +298,7 @@ export class Connection implements FrameSink {
   // Writes what is queued, from the read loop itself, unless a write is
   // already under way (it then sends the rest when it ends).
   async #writeQueued(): Promise<void> {
-    if (this.#queueSize === 0 || this.#writingSize > 0) return;
+    if (this.#queueSize === 0 || this.#writing !== undefined) return;
     const data = this.#takeBatch();
     let written = 0;
     while (written < data.length) {
@@ -435,7 +434,9 @@ export class Connection implements FrameSink {
     this.#queueSize += size;
     // While a read is being decoded, the flush comes at its end (one write
     // for every reply that chunk produced); otherwise in a microtask.
-    if (this.#flushScheduled || this.#writingSize > 0 || this.#consuming) {
+    if (
+      this.#flushScheduled || this.#writing !== undefined || this.#consuming
+    ) {
       return;
     }
     this.#flushScheduled = true;
@@ -444,7 +445,7 @@ export class Connection implements FrameSink {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#writingSize > 0 || this.#queueSize === 0) return;
+    if (this.#writing !== undefined || this.#queueSize === 0) return;
     if (this.#stage === Stage.Closed) return;
     this.#written = 0;
     this.#writeCallbacks ??= [
@@ -462,7 +463,6 @@ export class Connection implements FrameSink {
       ? first // a lone command (the shared greeting or READY) goes as it is
       : this.#encodeQueue(size);
     this.#clearQueue();
-    this.#writingSize = size;
     this.#writing = data;
     return data;
   }
@@ -470,7 +470,6 @@ export class Connection implements FrameSink {
   // A write has completed: send what queued meanwhile, or tell who waits.
   #writeFinished(): void {
     this.#writing = undefined;
-    this.#writingSize = 0;
     if (this.#queueSize > 0) {
       this.#flush();
     } else {
@@ -514,12 +513,6 @@ export class Connection implements FrameSink {
     return data;
   }
 
-  // The callbacks of writes made outside the read loop (in a microtask),
-  // created on the first such write: many connections never make one.
-  #writeCallbacks:
-    | [(n: number) => void, (error: unknown) => void]
-    | undefined;
-
   #onWritten(n: number): void {
     this.#written += n;
     const data = this.#writing!;
@@ -535,7 +528,6 @@ export class Connection implements FrameSink {
 
   #onWriteError(error: unknown): void {
     this.#writing = undefined;
-    this.#writingSize = 0;
     this.close(asError(error));
     this.#resolveDrainWaiters();
   }
