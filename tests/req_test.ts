@@ -3,7 +3,12 @@
  * ROUTER peers on loopback; and the lockstep rules of our API.
  */
 import assert from "node:assert/strict";
-import { Reply, Request, SocketError } from "../lib/zmtp/mod.ts";
+import {
+  Reply,
+  Request,
+  type RequestOptions,
+  SocketError,
+} from "../lib/zmtp/mod.ts";
 import { RawListener, type RawPeer } from "./_raw_peer.ts";
 import { sleep } from "./_process.ts";
 
@@ -232,4 +237,18 @@ Deno.test("Request: peerCount, connectionCount and disconnect() follow the peers
   await request.close();
   await Promise.all(replies.map((r) => r.close()));
   await Promise.all(serving);
+});
+
+Deno.test("Request and Reply refuse unknown and out-of-range options", () => {
+  assert.throws(() => new Reply({ maxMessageSize: 0 }), RangeError);
+  assert.throws(() => new Reply({ maxConnections: 0 }), RangeError);
+  assert.throws(() => new Request({ routingId: "x".repeat(256) }), RangeError);
+  assert.throws(
+    () => new Request({ recieveTimeout: 5 } as unknown as RequestOptions),
+    /no such option/,
+  );
+  assert.throws(
+    () => new Request({ linger: "1" as unknown as number }),
+    /not a number/,
+  );
 });

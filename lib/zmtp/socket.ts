@@ -139,7 +139,6 @@ export interface Waiter<T> {
 export abstract class SocketBase implements PipeOwner {
   /** The resolved options. */
   protected readonly options: ResolvedOptions;
-  readonly #identity: Uint8Array | undefined;
   readonly #onEvent: ((event: SocketEvent) => void) | undefined;
   readonly #listeners = new Map<string, Listener>();
   readonly #dialers = new Map<string, Dialer>();
@@ -160,6 +159,11 @@ export abstract class SocketBase implements PipeOwner {
     this.options = { ...DEFAULTS };
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue;
+      if (!(key in DEFAULTS)) {
+        throw new TypeError(
+          `Cannot set option "${key}": there is no such option`,
+        );
+      }
       if (typeof value !== "number" || Number.isNaN(value)) {
         throw new TypeError(`Cannot set option "${key}": not a number`);
       }
@@ -176,16 +180,16 @@ export abstract class SocketBase implements PipeOwner {
         `Cannot set option "maxConnections" to ${maxConnections}: it must be at least 1`,
       );
     }
-    this.#identity = typeof routingId === "string"
+    const identity = typeof routingId === "string"
       ? encoder.encode(routingId)
       : routingId;
-    if (this.#identity !== undefined && this.#identity.length > 255) {
+    if (identity !== undefined && identity.length > 255) {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
     const connectionOptions = {
       socketType: type,
-      identity: this.#identity,
+      identity,
       maxMessageSize,
       frameLimits: {
         maxMessageFrame: maxMessageSize,
