@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Reply, SocketError } from "../lib/zmtp/mod.ts";
+import { takeEnvelope } from "../lib/zmtp/rep.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import { sleep, within } from "./_process.ts";
 
@@ -250,4 +251,20 @@ Deno.test("Reply: a peer that keeps its queue from ever emptying is served in or
     assert.deepEqual(await dealer.receiveText(), ["", String(i)]);
   }
   await reply.close();
+});
+
+Deno.test("takeEnvelope() cuts the envelope off in place, up to the first empty frame", () => {
+  const message = ["id", "", "body", "more"].map((s) =>
+    new TextEncoder().encode(s)
+  );
+  const envelope = takeEnvelope(message)!;
+  assert.deepEqual(envelope.map(decode), ["id", ""]);
+  assert.deepEqual(message.map(decode), ["body", "more"]);
+  const plain = [new Uint8Array(0), new TextEncoder().encode("x")];
+  assert.deepEqual(takeEnvelope(plain)!.map(decode), [""]);
+  assert.deepEqual(plain.map(decode), ["x"]);
+  assert.equal(
+    takeEnvelope([new TextEncoder().encode("no delimiter")]),
+    undefined,
+  );
 });

@@ -19,32 +19,24 @@ import {
   type Waiter,
 } from "./socket.ts";
 
-/** A request split at its delimiter: the routing envelope and the body. */
-interface Envelope {
-  /** Every frame up to and including the empty delimiter. */
-  envelope: Uint8Array[];
-  /** The frames after the delimiter. */
-  body: Uint8Array[];
-}
-
 const DELIMITER_ONLY: readonly Uint8Array[] = Object.freeze([EMPTY]);
 
 /**
- * Splits a request at its first empty frame. A REQ peer's request is
- * `["", body]`; through a ROUTER/DEALER broker it is `[id, "", body]`.
+ * Takes a request's envelope, every frame up to and including its first
+ * empty one, off the front of the message, leaving the body. A REQ peer's
+ * request is `["", body]`; through a ROUTER/DEALER broker it is
+ * `[id, "", body]`. The message is the caller's own, so it is cut in place.
  *
- * @returns the split, or `undefined` when there is no delimiter
+ * @returns the envelope (shared when it is the delimiter alone; never
+ * modify it), or `undefined` when there is no delimiter
  */
-export function splitEnvelope(message: Uint8Array[]): Envelope | undefined {
+export function takeEnvelope(message: Uint8Array[]): Uint8Array[] | undefined {
   if (message.length > 0 && message[0].length === 0) {
-    return { envelope: DELIMITER_ONLY as Uint8Array[], body: message.slice(1) };
+    message.shift();
+    return DELIMITER_ONLY as Uint8Array[];
   }
-  for (let i = 1; i < message.length; i++) {
-    if (message[i].length === 0) {
-      return { envelope: message.slice(0, i + 1), body: message.slice(i + 1) };
-    }
-  }
-  return undefined;
+  const end = message.findIndex((part) => part.length === 0);
+  return end === -1 ? undefined : message.splice(0, end + 1);
 }
 
 /**
@@ -72,7 +64,6 @@ export class Reply extends SocketBase {
   #request: { pipe: Pipe; envelope: Uint8Array[] } | undefined;
   #receiver: Waiter<Uint8Array[]> | undefined;
   #handler: RequestHandler | undefined;
-  #serving: Promise<void> | undefined;
   #servingDone: (() => void) | undefined;
   // Pipes whose handler result is still a pending promise: their next
   // request waits, so replies leave each peer in the order requests came.
@@ -159,9 +150,9 @@ export class Reply extends SocketBase {
       return Promise.reject(error);
     }
     this.#handler = handler;
-    this.#serving = new Promise((resolve) => this.#servingDone = resolve);
+    const serving = new Promise<void>((resolve) => this.#servingDone = resolve);
     for (const pipe of this.pipes) this.#serveFrom(pipe);
-    return this.#serving;
+    return serving;
   }
 
   /** Yields each request's body; the loop ends when the socket closes. */
@@ -223,10 +214,10 @@ export class Reply extends SocketBase {
   // delimiter break RFC 28 and are dropped.
   #take(): Uint8Array[] | undefined {
     for (let next = this.#queue.next(); next; next = this.#queue.next()) {
-      const split = splitEnvelope(next.message);
-      if (split === undefined) continue;
-      this.#request = { pipe: next.pipe, envelope: split.envelope };
-      return split.body;
+      const envelope = takeEnvelope(next.message);
+      if (envelope === undefined) continue;
+      this.#request = { pipe: next.pipe, envelope };
+      return next.message;
     }
     return undefined;
   }
@@ -238,20 +229,11 @@ export class Reply extends SocketBase {
     while (!this.#busy.has(pipe)) {
       const message = pipe.read();
       if (message === undefined) return;
-      // The common case, a REQ peer's ["", body]: the message is ours, so
-      // the body is what is left after taking the delimiter off its front.
-      let envelope = DELIMITER_ONLY as Uint8Array[];
-      let body = message;
-      if (message.length > 0 && message[0].length === 0) {
-        message.shift();
-      } else {
-        const split = splitEnvelope(message);
-        if (split === undefined) continue;
-        ({ envelope, body } = split);
-      }
+      const envelope = takeEnvelope(message);
+      if (envelope === undefined) continue;
       let result: MessageLike | Promise<MessageLike>;
       try {
-        result = handler(body, pipe.peer);
+        result = handler(message, pipe.peer);
       } catch (error) {
         this.#reportError(error);
         continue;
