@@ -8,6 +8,8 @@
  * @module
  */
 
+import { formatEndpoint } from "./zmtp/endpoint.ts";
+
 /** The tutorial server's default multiplier. */
 export const DEFAULT_MULTIPLIER = 2;
 /** The tutorial's default port. */
@@ -29,10 +31,7 @@ export const NOT_A_FLOAT = "not a 'float'";
  * ```
  */
 export function endpointFor(host: string, port: number): string {
-  const bracketed = host.includes(":") && !host.startsWith("[")
-    ? `[${host}]`
-    : host;
-  return `tcp://${bracketed}:${port}`;
+  return formatEndpoint({ host, port });
 }
 
 /** The server's first line, exactly as `multiply_server.py` prints it. */

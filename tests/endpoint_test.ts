@@ -46,6 +46,7 @@ Deno.test("parseEndpoint() says what is wrong", () => {
 
 Deno.test("formatEndpoint() brackets IPv6 and round-trips", () => {
   assert.equal(formatEndpoint({ host: "::1", port: 1 }), "tcp://[::1]:1");
+  assert.equal(formatEndpoint({ host: "[::1]", port: 1 }), "tcp://[::1]:1");
   for (
     const endpoint of ["tcp://127.0.0.1:2345", "tcp://[::1]:2500", "tcp://*:0"]
   ) {

@@ -50,7 +50,8 @@ export function parseEndpoint(endpoint: string): TcpEndpoint {
 }
 
 /**
- * Formats host and port as an endpoint, bracketing IPv6 addresses.
+ * Formats host and port as an endpoint, bracketing IPv6 addresses (a host
+ * given in brackets already keeps them).
  *
  * @example
  * ```ts
@@ -59,7 +60,10 @@ export function parseEndpoint(endpoint: string): TcpEndpoint {
  * ```
  */
 export function formatEndpoint({ host, port }: TcpEndpoint): string {
-  return `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const bracketed = host.includes(":") && !host.startsWith("[")
+    ? `[${host}]`
+    : host;
+  return `tcp://${bracketed}:${port}`;
 }
 
 /** Formats a peer's address as `host:port`, bracketing IPv6 hosts. */
