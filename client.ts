@@ -19,6 +19,7 @@ import {
 } from "./lib/protocol.ts";
 import {
   parseCommandLine,
+  parseEndpointArgument,
   parseInteger,
   printError,
   runMain,
@@ -77,12 +78,8 @@ function settingsFrom(args: string[]): Settings | "help" | "version" {
     endpoints.unshift(endpointFor(hostText ?? DEFAULT_HOST, port));
   }
   for (const endpoint of endpoints) {
-    try {
-      if (parseEndpoint(endpoint).port === 0) {
-        throw new SyntaxError(`port 0 in "${endpoint}"`);
-      }
-    } catch (error) {
-      throw new UsageError((error as Error).message);
+    if (parseEndpointArgument(endpoint).port === 0) {
+      throw new UsageError(`Cannot connect to port 0 in "${endpoint}"`);
     }
   }
   const timeout = cli.string("timeout");

@@ -25,6 +25,7 @@ import {
 } from "./lib/protocol.ts";
 import {
   parseCommandLine,
+  parseEndpointArgument,
   parseInteger,
   printError,
   runMain,
@@ -121,11 +122,7 @@ function plan(args: string[]): Plan | "help" | "version" {
 }
 
 function checkedEndpoint(endpoint: string) {
-  try {
-    return { endpoint, ...parseEndpoint(endpoint) };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return { endpoint, ...parseEndpointArgument(endpoint) };
 }
 
 // Each kind of trouble is reported once, so a flood cannot flood stderr.
@@ -174,8 +171,9 @@ async function main(): Promise<number> {
   try {
     for (const { endpoint, host } of settings.binds) {
       const bound = await socket.bind(endpoint);
-      out.line(waitingLine(parseEndpoint(bound).port, host));
-      if (!isLoopback(parseEndpoint(bound).host)) {
+      const { port, host: boundHost } = parseEndpoint(bound);
+      out.line(waitingLine(port, host));
+      if (!isLoopback(boundHost)) {
         printError(
           `server: ${bound} is reachable from the network, and ZMTP's NULL mechanism authenticates no one`,
         );

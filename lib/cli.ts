@@ -8,6 +8,7 @@
 
 import { parseArgs } from "node:util";
 import config from "../deno.json" with { type: "json" };
+import { parseEndpoint, type TcpEndpoint } from "./zmtp/endpoint.ts";
 
 /** The version of multiply, from `deno.json`. */
 export const VERSION: string = config.version;
@@ -146,6 +147,21 @@ export function parseInteger(
     );
   }
   return value;
+}
+
+/**
+ * Parses an endpoint given on the command line.
+ *
+ * @param text `tcp://host:port`
+ * @returns host and port
+ * @throws {UsageError} when the text is not a TCP endpoint
+ */
+export function parseEndpointArgument(text: string): TcpEndpoint {
+  try {
+    return parseEndpoint(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /**
