@@ -213,7 +213,7 @@ export class Dialer {
       }
       if (this.#closed) return;
       const delay = backoffDelay(
-        failures - 1 < 0 ? 0 : failures - 1,
+        Math.max(0, failures - 1),
         this.#options,
       );
       this.#handler.retrying(delay, error);
