@@ -16,7 +16,7 @@
 import { replyFor } from "../lib/protocol.ts";
 import { encodeMessage, FrameDecoder } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { encodeMetadata } from "../lib/zmtp/null_mechanism.ts";
+import { encodeMetadata } from "../lib/zmtp/mechanism.ts";
 import { encodeCommand } from "../lib/zmtp/frame.ts";
 
 const [

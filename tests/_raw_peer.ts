@@ -14,7 +14,7 @@ import {
   parseCommand,
 } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { encodeMetadata } from "../lib/zmtp/null_mechanism.ts";
+import { encodeMetadata } from "../lib/zmtp/mechanism.ts";
 import { within } from "./_process.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -28,7 +28,8 @@ import {
   NULL_GREETING,
   parseGreeting,
 } from "./greeting.ts";
-import { NullMechanism, type SocketType } from "./null_mechanism.ts";
+import type { SocketType } from "./mechanism.ts";
+import { NullMechanism } from "./null_mechanism.ts";
 
 /** What a connection needs only until its handshake is done. */
 interface Handshake {
@@ -398,7 +399,7 @@ export class Connection implements FrameSink {
       if (mechanism.error !== undefined) {
         // ERROR has been queued; close once it is written.
         this.#closeAfterFlush = true;
-        this.#closeError = new ProtocolError(mechanism.error);
+        this.#closeError = mechanism.error;
         return;
       }
       if (mechanism.ready) {

@@ -381,7 +381,16 @@ export function parseCommand(body: Uint8Array): Command {
   return { name, data: body.subarray(1 + length) };
 }
 
-function writeFrame(
+/**
+ * Writes one frame, header and body, into `target` at `offset`.
+ *
+ * @param target where to write; must have room for the frame
+ * @param offset where to start
+ * @param flags MORE and COMMAND as wanted; LONG is set here by size
+ * @param part the body (text is written as UTF-8)
+ * @returns the offset after the frame
+ */
+export function writeFrame(
   target: Uint8Array,
   offset: number,
   flags: number,

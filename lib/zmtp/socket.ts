@@ -10,7 +10,7 @@ import { type ConnectionOptions, MAX_COMMAND_SIZE } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
 import { SocketError } from "./errors.ts";
 import type { Part } from "./frame.ts";
-import type { SocketType } from "./null_mechanism.ts";
+import type { SocketType } from "./mechanism.ts";
 import { Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
 
