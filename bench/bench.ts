@@ -403,7 +403,9 @@ async function versions() {
       "import zmq; print(zmq.__version__, 'libzmq', zmq.zmq_version())",
     ]),
     zeromqJs: JSON.parse(
-      await Deno.readTextFile(`${ROOT}node_modules/zeromq/package.json`),
+      await Deno.readTextFile(
+        `${ROOT}tests/peers/node_modules/zeromq/package.json`,
+      ),
     ).version,
   };
 }

@@ -1,14 +1,18 @@
 /**
- * One ZMTP connection over a `Deno.Conn`: greeting, NULL handshake, then
- * traffic. It reads in a loop, decodes frames, answers PING, assembles
- * messages and batches writes. It knows nothing of envelopes or of which
- * peer gets which message; the socket above decides that.
+ * One ZMTP connection over a `Deno.Conn`: the read loop and the write path.
+ * It feeds octets to the {@link Handshake} until the peer is ready, then
+ * decodes frames (through the mechanism, unless it is NULL), answers PING,
+ * hands frames to the {@link MessageAssembler}, and writes what the pipe
+ * above has queued, in batches. It keeps the connection's liveness: the
+ * handshake timeout, heartbeats and the peer's TTL, checked by the socket's
+ * ticker. It knows nothing of envelopes or of which peer gets which message.
  *
  * @module
  */
 
+import { MessageAssembler, type MessageSink } from "./assembler.ts";
 import { formatAddress } from "./endpoint.ts";
-import { MessageSizeError, ProtocolError } from "./errors.ts";
+import { PeerTimeoutError, ProtocolError } from "./errors.ts";
 import {
   COMMAND,
   EMPTY,
@@ -21,71 +25,78 @@ import {
   MORE,
   parseCommand,
   type Part,
+  utf8Length,
 } from "./frame.ts";
-import {
-  checkGreetingPrefix,
-  GREETING_SIZE,
-  NULL_GREETING,
-  parseGreeting,
-} from "./greeting.ts";
-import type { SocketType } from "./mechanism.ts";
-import { NullMechanism } from "./null_mechanism.ts";
+import { GREETING_HEAD, Handshake } from "./handshake.ts";
+import type { Mechanism, SocketType } from "./mechanism.ts";
 
-/** What a connection needs only until its handshake is done. */
-interface Handshake {
-  mechanism: NullMechanism;
-  greeting: Uint8Array;
-  greetingHave: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+/** Heartbeat settings, as libzmq's `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`. */
+export interface Heartbeat {
+  /** Send a PING after this many milliseconds without traffic; 0 for none. */
+  interval: number;
+  /** Close when nothing arrives this many milliseconds after a PING. */
+  timeout: number;
+  /** The TTL our PINGs carry: the peer may close after this long without us. */
+  ttl: number;
 }
 
 /** Options for a {@link Connection}. */
 export interface ConnectionOptions {
-  /** Our socket type, announced in READY and used to check the peer's. */
+  /** Our socket type, for the handshake and the peer-type check. */
   socketType: SocketType;
-  /** Our identity, announced in READY when set. */
-  identity?: Uint8Array;
-  /** True when we accepted the connection (the NULL mechanism's server). */
+  /** True when we accepted the connection. */
   isServer: boolean;
+  /** The security mechanism for this connection, made fresh for each. */
+  createMechanism(): Mechanism;
   /** The largest message accepted, all parts' bodies together, in octets. */
   maxMessageSize: number;
   /** Frame size limits, one object shared by a socket's connections. */
   frameLimits: FrameLimits;
   /** Milliseconds the greeting and handshake may take; 0 for no limit. */
   handshakeTimeout: number;
+  /** Heartbeats after the handshake. */
+  heartbeat: Heartbeat;
 }
 
-/** What a {@link Connection} tells its owner. */
-export interface ConnectionHandler {
+/** What a {@link Connection} asks of the pipe above it. */
+export interface ConnectionHandler extends MessageSink {
   /** The handshake completed; messages may flow. */
   onReady(connection: Connection): void;
-  /** A whole message arrived; the parts are owned by the receiver. */
-  onMessage(connection: Connection, parts: Uint8Array[]): void;
   /** The connection ended; called once. `error` says why, if it failed. */
   onClose(connection: Connection, error: Error | undefined): void;
+  /** True while the pipe can take no more: reading waits. */
+  readonly readPaused: boolean;
+  /** True when a message waits to be written. */
+  readonly hasOutbound: boolean;
+  /** Takes the next message to write. */
+  nextOutbound(): Part[] | undefined;
 }
 
-/** Messages of more parts than this close the connection. */
-export const MAX_MESSAGE_PARTS = 64;
 /** Command bodies (READY with its metadata, PING) stay small; this bounds them. */
 export const MAX_COMMAND_SIZE = 65536;
-// Reads start small so that many idle connections cost little, and grow for
-// peers that send a lot at once. Large frame bodies are read into directly.
+// Reads start small so that idle connections cost little, double while
+// reads fill the buffer, and drop back to small once a read does not: the
+// peer has paused, and a large buffer would stay with an idle connection.
+// Large frame bodies are read into directly.
 const READ_SIZE_MIN = 128;
 const READ_SIZE_MAX = 65536;
 const DIRECT_READ_MIN = 16384;
-// Writes are encoded into a reusable buffer of up to this size.
+// Writes are encoded into a reusable buffer, filled up to BATCH_MAX octets
+// per write. One larger than WRITE_BUFFER_KEEP is dropped when the writes
+// are done, for the same reason.
 const WRITE_BUFFER_MIN = 256;
-const WRITE_BUFFER_MAX = 65536;
+const WRITE_BUFFER_KEEP = 1024;
+const BATCH_MAX = 65536;
 
 // The stages a connection moves through, in order.
 const Stage = { Greeting: 0, Handshake: 1, Traffic: 2, Closed: 3 } as const;
 type Stage = typeof Stage[keyof typeof Stage];
 
+const RESOLVED = Promise.resolve();
+
 /**
  * Drives one TCP connection through the ZMTP stages. It starts when created:
- * the greeting goes out at once; {@link send} works once the handler's
- * `onReady` has fired.
+ * the greeting's first octets go out at once.
  */
 export class Connection implements FrameSink {
   /** The endpoint this connection was bound or connected through. */
@@ -95,50 +106,54 @@ export class Connection implements FrameSink {
   readonly #conn: Deno.Conn;
   readonly #options: ConnectionOptions;
   readonly #handler: ConnectionHandler;
-  // Greeting and handshake state, dropped once READY has gone both ways, so
-  // that an established connection carries none of it.
+  // Dropped once the handshake is done, so that an established connection
+  // carries none of its state.
   #handshake: Handshake | undefined;
+  #mechanism: Mechanism | undefined;
+  #transparent = true;
   #peerSocketType = "";
   #peerIdentity: Uint8Array = EMPTY;
+  #peerPings = false;
+  #version = 0;
   readonly #decoder: FrameDecoder;
+  readonly #assembler: MessageAssembler;
   #stage: Stage = Stage.Greeting;
-  // The message being assembled: its first frame alone until a second
-  // comes, so that the common two-part message is one array literal.
-  #firstPart: Uint8Array | undefined;
-  #parts: Uint8Array[] | undefined;
-  #partsSize = 0;
-  // Writes: messages and raw octets queue here until the next flush, which
-  // encodes them all into one buffer for a single write. Filled by index and
-  // cleared slot by slot: emptying an array with length = 0 drops its
-  // storage, and every next push would allocate anew.
-  readonly #queue: (Uint8Array | Part[] | undefined)[] = [];
-  #queueLength = 0;
-  #queueSize = 0;
-  #flushScheduled = false;
-  #consuming = false;
+  // The mechanism hands decoded frames here.
+  readonly #plain: FrameSink = { frame: (f, b) => this.#plainFrame(f, b) };
+  // Writing. Greeting, handshake and heartbeat commands wait here, already
+  // encoded; messages wait in the pipe and are encoded when written. A
+  // message pulled that did not fit the last batch waits in #carry.
+  readonly #control: (Uint8Array | undefined)[] = [];
+  #controlLength = 0;
+  #carry: Part[] | undefined;
   #writeBuffer: Uint8Array = EMPTY;
   #writeView: Uint8Array = EMPTY;
-  // The bytes of the write in flight (only ever one), and how many left.
-  #writing: Uint8Array | undefined;
-  #written = 0;
-  // The callbacks of writes made outside the read loop (in a microtask),
-  // created on the first such write: many connections never make one.
-  #writeCallbacks:
-    | [(n: number) => void, (error: unknown) => void]
-    | undefined;
+  #writeActive = false;
+  #writing: Promise<void> = RESOLVED;
+  #flushScheduled = false;
+  #consuming = false;
   #drainWaiters: (() => void)[] = [];
-  #paused = false;
-  #stopped = false;
+  // Reading.
   #resume: (() => void) | undefined;
+  #stopped = false;
   #closeError: Error | undefined;
   #closeAfterFlush = false;
+  // Liveness: reads and completed writes are counted, and the socket's
+  // ticker compares the count from tick to tick.
+  #progress = 0;
+  #progressAtTick = 0;
+  readonly #openedAt = Date.now();
+  #lastHeard = this.#openedAt;
+  #pingSentAt: number | undefined;
+  #ttlDeadline: number | undefined;
+  #ttlProgress = 0;
   readonly #done: Promise<void>;
 
   /**
    * @param conn the TCP connection, already open
    * @param endpoint the endpoint it belongs to, for events
-   * @param options socket type, role and limits
-   * @param handler receives `onReady`, `onMessage` and `onClose`
+   * @param options socket type, role, mechanism, limits and heartbeats
+   * @param handler the pipe: takes messages and gives messages to write
    */
   constructor(
     conn: Deno.Conn,
@@ -151,13 +166,13 @@ export class Connection implements FrameSink {
     this.remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#options = options;
     this.#handler = handler;
-    this.#handshake = {
-      mechanism: new NullMechanism(options),
-      greeting: new Uint8Array(GREETING_SIZE),
-      greetingHave: 0,
-      timer: undefined,
-    };
+    this.#handshake = new Handshake(
+      options.createMechanism(),
+      options.socketType,
+      (bytes) => this.#queueControl(bytes),
+    );
     this.#decoder = new FrameDecoder(options.frameLimits);
+    this.#assembler = new MessageAssembler(options.maxMessageSize);
     this.#done = this.#run();
   }
 
@@ -171,9 +186,14 @@ export class Connection implements FrameSink {
     return this.#peerIdentity;
   }
 
-  /** Octets queued or being written and not yet handed to the system. */
-  get bufferedAmount(): number {
-    return this.#queueSize + (this.#writing?.length ?? 0);
+  /** The peer's ZMTP major version (2 or 3), once its greeting is read. */
+  get version(): number {
+    return this.#handshake?.version ?? this.#version;
+  }
+
+  /** The security mechanism, once the handshake is done. */
+  get mechanism(): Mechanism | undefined {
+    return this.#mechanism;
   }
 
   /** Resolves when the connection has ended and its socket is closed. */
@@ -182,36 +202,33 @@ export class Connection implements FrameSink {
   }
 
   /**
-   * Queues a message. Writes are batched: everything queued before the
-   * current task ends leaves in one write.
-   *
-   * @param parts the message's frames (text is sent as UTF-8); must not
-   * change until written
-   * @returns false when the connection can no longer send
+   * Writes what the pipe holds, soon: at the end of the current read's
+   * processing, or in a microtask, so that everything queued in one task
+   * leaves in one write.
    */
-  send(parts: Part[]): boolean {
-    if (this.#stage !== Stage.Traffic) return false;
-    this.#enqueue(parts, encodedSize(parts));
-    return true;
+  flushSoon(): void {
+    if (this.#consuming || this.#flushScheduled || this.#writeActive) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flushTask);
   }
 
-  /** Resolves once everything queued so far has been written (or the connection closed). */
+  readonly #flushTask = (): void => {
+    this.#flushScheduled = false;
+    void this.#flush();
+  };
+
+  /** The pipe made room: reading resumes if it was waiting for that. */
+  roomMade(): void {
+    if (this.#resume !== undefined && !this.#mustWait()) this.#wakeReader();
+  }
+
+  /** Resolves once everything queued so far is written (or the connection closed). */
   drained(): Promise<void> {
-    if (this.bufferedAmount === 0 || this.#stage === Stage.Closed) {
-      return Promise.resolve();
+    if (this.#stage === Stage.Closed || !this.#hasOutput()) {
+      return this.#writeActive ? this.#writing : RESOLVED;
     }
+    void this.#flush();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  /** Stops reading after the current read, so the peer is held back by TCP. */
-  pauseReading(): void {
-    this.#paused = true;
-  }
-
-  /** Reads again after {@link pauseReading} (not after {@link stopReading}). */
-  resumeReading(): void {
-    this.#paused = false;
-    this.#wakeReader();
   }
 
   /** Stops reading for good, as a graceful close begins; writing goes on. */
@@ -220,7 +237,7 @@ export class Connection implements FrameSink {
   }
 
   /**
-   * Closes the connection now; queued writes are dropped. Idempotent.
+   * Closes the connection now; unwritten output is dropped. Idempotent.
    *
    * @param error why, when it is a failure
    */
@@ -228,8 +245,9 @@ export class Connection implements FrameSink {
     if (this.#stage === Stage.Closed) return;
     this.#stage = Stage.Closed;
     this.#closeError ??= error;
-    this.#endHandshake();
-    this.#clearQueue();
+    this.#handshake = undefined;
+    this.#clearControl();
+    this.#carry = undefined;
     try {
       this.#conn.close();
     } catch {
@@ -238,55 +256,99 @@ export class Connection implements FrameSink {
     this.#wakeReader();
   }
 
+  /**
+   * Checks the connection's liveness; the socket calls this on every tick
+   * of its timer: the handshake timeout, the peer's TTL, and heartbeats.
+   *
+   * @param now `Date.now()` at the tick
+   */
+  tick(now: number): void {
+    if (this.#stage === Stage.Closed) return;
+    // Traffic either way shows the peer alive; so does a reader we paused
+    // ourselves while no write is stuck (the application is slow, not the
+    // peer).
+    const waiting = this.#resume !== undefined && !this.#writeActive;
+    if (this.#progress !== this.#progressAtTick || waiting) {
+      this.#progressAtTick = this.#progress;
+      this.#lastHeard = now;
+      this.#pingSentAt = undefined;
+    }
+    if (this.#stage !== Stage.Traffic) {
+      const limit = this.#options.handshakeTimeout;
+      if (limit > 0 && now - this.#openedAt >= limit) {
+        this.close(new ProtocolError(`Handshake took over ${limit} ms`));
+      }
+      return;
+    }
+    if (this.#ttlDeadline !== undefined) {
+      if (this.#progress !== this.#ttlProgress || waiting) {
+        this.#ttlDeadline = undefined;
+      } else if (now >= this.#ttlDeadline) {
+        this.close(
+          new PeerTimeoutError("No traffic from the peer within its TTL"),
+        );
+        return;
+      }
+    }
+    const { interval, timeout } = this.#options.heartbeat;
+    if (interval <= 0 || !this.#peerPings) return;
+    if (this.#pingSentAt === undefined) {
+      if (now - this.#lastHeard >= interval) {
+        this.#pingSentAt = now;
+        this.#sendPing();
+      }
+    } else if (now - this.#pingSentAt >= timeout) {
+      this.close(
+        new PeerTimeoutError(
+          `No traffic from the peer within ${timeout} ms of a heartbeat`,
+        ),
+      );
+    }
+  }
+
   #wakeReader(): void {
     const resume = this.#resume;
     this.#resume = undefined;
     resume?.();
   }
 
-  // One async frame per connection: greeting, handshake and traffic all
-  // happen in this read loop.
+  #mustWait(): boolean {
+    return this.#stopped || this.#closeAfterFlush || this.#handler.readPaused;
+  }
+
+  // The read loop: one async frame per connection for its whole life.
   async #run(): Promise<void> {
     try {
-      const timeout = this.#options.handshakeTimeout;
-      if (timeout > 0) {
-        this.#handshake!.timer = setTimeout(() => {
-          this.close(new ProtocolError(`Handshake took over ${timeout} ms`));
-        }, timeout);
-      }
-      // Send the whole greeting at once, before reading (we demand ZMTP 3),
-      // and the client's READY with it: one packet instead of two.
-      this.#consuming = true; // queue, and write below, in this frame
-      this.#enqueue(NULL_GREETING, GREETING_SIZE);
-      this.#sendMechanismCommand();
-      this.#consuming = false;
-      await this.#writeQueued();
+      this.#queueControl(GREETING_HEAD);
+      await this.#flush();
       let buffer = new Uint8Array(READ_SIZE_MIN);
-      while (!this.#isClosed()) {
-        if (this.#paused || this.#stopped) {
+      while (this.#stage !== Stage.Closed) {
+        if (this.#mustWait()) {
           await new Promise<void>((resolve) => this.#resume = resolve);
           continue;
         }
         const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
         const n = await this.#conn.read(direct ?? buffer);
         if (n === null || this.#isClosed()) break;
-        if (direct !== undefined) {
-          this.#decoder.filled(n, this);
-          continue;
-        }
+        this.#progress++;
         this.#consuming = true;
         try {
-          this.#consume(buffer, n);
+          if (direct !== undefined) this.#decoder.filled(n, this);
+          else this.#consume(buffer, n);
         } finally {
           this.#consuming = false;
         }
-        if (n === buffer.length && buffer.length < READ_SIZE_MAX) {
-          buffer = new Uint8Array(buffer.length * 2);
+        if (direct === undefined) {
+          if (n === buffer.length) {
+            if (n < READ_SIZE_MAX) buffer = new Uint8Array(n * 2);
+          } else if (buffer.length > READ_SIZE_MIN) {
+            buffer = new Uint8Array(READ_SIZE_MIN);
+          }
         }
         // Write what this read produced before reading again, as a plain
-        // echo loop does: one op in flight per connection, and a peer that
-        // sends faster than it reads is held back by TCP.
-        await this.#writeQueued();
+        // echo loop does: one operation in flight per connection, and a
+        // peer that sends faster than it reads is held back by TCP.
+        if (this.#hasOutput()) await this.#flush();
       }
     } catch (error) {
       if (this.#stage !== Stage.Closed) this.#closeError ??= asError(error);
@@ -294,20 +356,6 @@ export class Connection implements FrameSink {
     this.close();
     this.#resolveDrainWaiters();
     this.#handler.onClose(this, this.#closeError);
-  }
-
-  // Writes what is queued, from the read loop itself, unless a write is
-  // already under way (it then sends the rest when it ends).
-  async #writeQueued(): Promise<void> {
-    if (this.#queueSize === 0 || this.#writing !== undefined) return;
-    const data = this.#takeBatch();
-    let written = 0;
-    while (written < data.length) {
-      written += await this.#conn.write(
-        written === 0 ? data : data.subarray(written),
-      );
-    }
-    this.#writeFinished();
   }
 
   // A method, so that TypeScript does not narrow the stage across awaits.
@@ -320,231 +368,241 @@ export class Connection implements FrameSink {
     let start = 0;
     if (this.#stage === Stage.Greeting) {
       const handshake = this.#handshake!;
-      const { greeting, greetingHave } = handshake;
-      const take = Math.min(length, GREETING_SIZE - greetingHave);
-      greeting.set(chunk.subarray(0, take), greetingHave);
-      handshake.greetingHave += take;
-      checkGreetingPrefix(
-        greeting.subarray(0, handshake.greetingHave),
-        greetingHave,
-      );
-      if (handshake.greetingHave < GREETING_SIZE) return;
-      const { mechanism } = parseGreeting(greeting);
-      if (mechanism !== "NULL") {
-        throw new ProtocolError(
-          `Peer asks for the ${mechanism} mechanism; only NULL is supported`,
-        );
-      }
+      start = handshake.greeting(chunk, 0, length);
+      if (!handshake.greetingDone) return;
       this.#stage = Stage.Handshake;
-      start = take;
+      if (handshake.version === 2) this.#decoder.useZmtp2();
     }
     if (start < length) this.#decoder.push(chunk, this, start, length);
   }
 
   /** Takes one decoded frame; part of {@link FrameSink}. */
   frame(flags: number, body: Uint8Array): void {
-    if (this.#stage === Stage.Closed || this.#closeAfterFlush) return;
-    if (flags & COMMAND) {
-      this.#command(body);
+    if (this.#closeAfterFlush) return;
+    if (this.#stage === Stage.Traffic) {
+      if (this.#transparent) this.#plainFrame(flags, body);
+      else this.#mechanism!.decodeFrame(flags, body, this.#plain);
       return;
     }
-    if (this.#stage !== Stage.Traffic) {
-      throw new ProtocolError("Message frame before the handshake completed");
+    const handshake = this.#handshake;
+    if (handshake === undefined) return; // closed
+    handshake.frame(flags, body, (flags & COMMAND) !== 0);
+    const error = handshake.error;
+    if (error !== undefined) {
+      // ERROR has been queued; close once it is written.
+      this.#closeAfterFlush = true;
+      this.#closeError = error;
+    } else if (handshake.ready) {
+      this.#becomeReady(handshake);
     }
-    this.#partsSize += body.length;
-    if (this.#partsSize > this.#options.maxMessageSize) {
-      const limit = this.#options.maxMessageSize;
-      throw new MessageSizeError(
-        `Message of over ${limit} octets exceeds the limit`,
-        limit,
-      );
-    }
-    let parts: Uint8Array[] | undefined;
-    const first = this.#firstPart;
-    if (first === undefined) {
-      if (flags & MORE) {
-        this.#firstPart = body;
-        return;
-      }
-      parts = [body];
-    } else if (this.#parts === undefined) {
-      parts = [first, body];
-    } else {
-      parts = this.#parts;
-      parts.push(body);
-    }
-    if (flags & MORE) {
-      if (parts.length >= MAX_MESSAGE_PARTS) {
-        throw new ProtocolError(
-          `Message of over ${MAX_MESSAGE_PARTS} parts exceeds the limit`,
-        );
-      }
-      this.#parts = parts;
-      return;
-    }
-    this.#firstPart = undefined;
-    this.#parts = undefined;
-    this.#partsSize = 0;
-    this.#handler.onMessage(this, parts);
+  }
+
+  #becomeReady(handshake: Handshake): void {
+    this.#version = handshake.version;
+    this.#mechanism = handshake.mechanism;
+    this.#transparent = handshake.version === 2 ||
+      handshake.mechanism.transparent;
+    this.#peerSocketType = handshake.peerSocketType;
+    this.#peerIdentity = handshake.peerIdentity;
+    this.#peerPings = handshake.peerPings;
+    this.#handshake = undefined;
+    this.#stage = Stage.Traffic;
+    this.#handler.onReady(this);
+  }
+
+  // A frame as the peer meant it, after the mechanism's decoding.
+  #plainFrame(flags: number, body: Uint8Array): void {
+    if (flags & COMMAND) this.#command(body);
+    else this.#assembler.frame(flags, body, this.#handler);
   }
 
   #command(body: Uint8Array): void {
     const { name, data } = parseCommand(body);
-    if (this.#stage === Stage.Handshake) {
-      const { mechanism } = this.#handshake!;
-      mechanism.receive(name, data);
-      this.#peerSocketType = mechanism.peerSocketType;
-      this.#peerIdentity = mechanism.peerIdentity;
-      this.#sendMechanismCommand();
-      if (mechanism.error !== undefined) {
-        // ERROR has been queued; close once it is written.
-        this.#closeAfterFlush = true;
-        this.#closeError = mechanism.error;
-        return;
-      }
-      if (mechanism.ready) {
-        this.#endHandshake();
-        this.#stage = Stage.Traffic;
-        this.#handler.onReady(this);
-      }
-      return;
-    }
-    if (this.#stage === Stage.Traffic && name === "PING") {
+    if (name === "PING") {
       // PONG echoes the context that follows the two-octet TTL.
-      this.#enqueue(encodeCommand("PONG", data.subarray(2, 18)));
+      this.#sendCommand("PONG", data.subarray(2, 18));
+      const ttl = data.length >= 2 ? (data[0] << 8 | data[1]) * 100 : 0;
+      if (ttl > 0) {
+        this.#ttlDeadline = Date.now() + ttl;
+        this.#ttlProgress = this.#progress;
+      }
     }
-    // PONG and commands of other patterns need no answer.
+    // PONG needs no answer: its arrival counted as traffic. Commands of
+    // other patterns (SUBSCRIBE, ...) mean nothing to REQ and REP.
   }
 
-  #endHandshake(): void {
-    if (this.#handshake === undefined) return;
-    clearTimeout(this.#handshake.timer);
-    this.#handshake = undefined;
+  #sendPing(): void {
+    const ttl = Math.min(0xffff, Math.ceil(this.#options.heartbeat.ttl / 100));
+    this.#sendCommand("PING", new Uint8Array([ttl >> 8, ttl & 0xff]));
   }
 
-  #sendMechanismCommand(): void {
-    const command = this.#handshake?.mechanism.nextCommand();
-    if (command !== undefined) this.#enqueue(command);
-  }
-
-  #enqueue(
-    item: Uint8Array | Part[],
-    size = (item as Uint8Array).length,
-  ): void {
-    this.#queue[this.#queueLength++] = item;
-    this.#queueSize += size;
-    // While a read is being decoded, the flush comes at its end (one write
-    // for every reply that chunk produced); otherwise in a microtask.
-    if (
-      this.#flushScheduled || this.#writing !== undefined || this.#consuming
-    ) {
+  // A command after the handshake, through the mechanism. It is encoded
+  // now: the control queue is written before any message encoded later, so
+  // a mechanism's nonces stay in order on the wire.
+  #sendCommand(name: string, data: Uint8Array): void {
+    if (this.#transparent) {
+      this.#queueControl(encodeCommand(name, data));
       return;
     }
-    this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    const body = new Uint8Array(1 + name.length + data.length);
+    body[0] = name.length;
+    for (let i = 0; i < name.length; i++) body[1 + i] = name.charCodeAt(i);
+    body.set(data, 1 + name.length);
+    const mechanism = this.#mechanism!;
+    const bytes = new Uint8Array(mechanism.frameSize(body.length));
+    mechanism.encodeFrame(COMMAND, body, body.length, bytes, 0);
+    this.#queueControl(bytes);
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#writing !== undefined || this.#queueSize === 0) return;
-    if (this.#stage === Stage.Closed) return;
-    this.#written = 0;
-    this.#writeCallbacks ??= [
-      (n) => this.#onWritten(n),
-      (error) => this.#onWriteError(error),
-    ];
-    this.#conn.write(this.#takeBatch()).then(...this.#writeCallbacks);
+  #queueControl(bytes: Uint8Array): void {
+    this.#control[this.#controlLength++] = bytes;
+    this.flushSoon();
   }
 
-  // Turns the queue into the bytes of one write and marks it in flight.
-  #takeBatch(): Uint8Array {
-    const size = this.#queueSize;
-    const first = this.#queue[0]!;
-    const data = this.#queueLength === 1 && !Array.isArray(first)
-      ? first // a lone command (the shared greeting or READY) goes as it is
-      : this.#encodeQueue(size);
-    this.#clearQueue();
-    this.#writing = data;
-    return data;
+  #clearControl(): void {
+    for (let i = 0; i < this.#controlLength; i++) this.#control[i] = undefined;
+    this.#controlLength = 0;
   }
 
-  // A write has completed: send what queued meanwhile, or tell who waits.
-  #writeFinished(): void {
-    this.#writing = undefined;
-    if (this.#queueSize > 0) {
-      this.#flush();
-    } else {
+  #hasOutput(): boolean {
+    return this.#controlLength > 0 ||
+      (this.#stage === Stage.Traffic && !this.#closeAfterFlush &&
+        (this.#carry !== undefined || this.#handler.hasOutbound));
+  }
+
+  // The one write path: everything queued, in batches, one write in
+  // flight. The read loop awaits it; output made outside a read starts it
+  // from a microtask.
+  #flush(): Promise<void> {
+    if (!this.#writeActive) {
+      if (this.#stage === Stage.Closed || !this.#hasOutput()) return RESOLVED;
+      this.#writeActive = true;
+      this.#writing = this.#writeLoop();
+    }
+    return this.#writing;
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      for (
+        let data = this.#nextBatch();
+        data !== undefined;
+        data = this.#nextBatch()
+      ) {
+        let written = 0;
+        while (written < data.length) {
+          written += await this.#conn.write(
+            written === 0 ? data : data.subarray(written),
+          );
+          this.#progress++;
+        }
+      }
+    } catch (error) {
+      this.close(asError(error));
+    } finally {
+      this.#writeActive = false;
+      if (this.#writeBuffer.length > WRITE_BUFFER_KEEP) {
+        this.#writeBuffer = EMPTY;
+        this.#writeView = EMPTY;
+      }
       this.#resolveDrainWaiters();
       if (this.#closeAfterFlush) this.close(this.#closeError);
     }
   }
 
-  // Encodes the queue into a buffer of our own, reused from write to write:
-  // it lives outside V8's heap, so the write op needs no copy of it, and only
-  // one write is ever in flight. Large batches get a buffer of their own.
-  #encodeQueue(size: number): Uint8Array {
-    let data: Uint8Array;
-    if (size <= WRITE_BUFFER_MAX) {
-      if (this.#writeBuffer.length < size) {
-        this.#writeBuffer = new Uint8Array(
-          Math.min(
-            WRITE_BUFFER_MAX,
-            Math.max(size, this.#writeBuffer.length * 2, WRITE_BUFFER_MIN),
-          ),
-        );
-      }
-      // Replies often repeat their length; so does the view then.
-      data = this.#writeView.length === size &&
-          this.#writeView.buffer === this.#writeBuffer.buffer
-        ? this.#writeView
-        : (this.#writeView = this.#writeBuffer.subarray(0, size));
-    } else {
-      data = new Uint8Array(size);
-    }
+  // Encodes the next batch: control octets first, then messages from the
+  // pipe until BATCH_MAX octets. The buffer is reused from write to write:
+  // it lives outside V8's heap, so the write needs no copy, and only one
+  // write is ever in flight.
+  #nextBatch(): Uint8Array | undefined {
+    if (this.#stage === Stage.Closed) return undefined;
+    let buffer = this.#writeBuffer;
     let offset = 0;
-    for (let i = 0; i < this.#queueLength; i++) {
-      const item = this.#queue[i]!;
-      if (Array.isArray(item)) {
-        offset = encodeMessageInto(item, data, offset);
-      } else {
-        data.set(item, offset);
-        offset += item.length;
+    for (let i = 0; i < this.#controlLength; i++) {
+      const bytes = this.#control[i]!;
+      buffer = this.#room(buffer, offset, bytes.length);
+      buffer.set(bytes, offset);
+      offset += bytes.length;
+    }
+    this.#clearControl();
+    const traffic = this.#stage === Stage.Traffic && !this.#closeAfterFlush;
+    while (traffic && offset < BATCH_MAX) {
+      const message = this.#carry ?? this.#handler.nextOutbound();
+      this.#carry = undefined;
+      if (message === undefined) break;
+      const size = this.#wireSize(message);
+      if (offset > 0 && offset + size > BATCH_MAX) {
+        this.#carry = message;
+        break;
       }
+      buffer = this.#room(buffer, offset, size);
+      offset = this.#encode(message, buffer, offset);
     }
-    return data;
+    if (offset === 0) return undefined;
+    // Replies often repeat their length; so does the view then.
+    if (
+      this.#writeView.length !== offset ||
+      this.#writeView.buffer !== buffer.buffer
+    ) {
+      this.#writeView = buffer.subarray(0, offset);
+    }
+    return this.#writeView;
   }
 
-  #onWritten(n: number): void {
-    this.#written += n;
-    const data = this.#writing!;
-    if (this.#written < data.length) {
-      if (this.#stage === Stage.Closed) return;
-      this.#conn.write(data.subarray(this.#written)).then(
-        ...this.#writeCallbacks!,
+  // A buffer with room for `size` more octets after `offset`, keeping what
+  // it holds; a new one of at most BATCH_MAX octets becomes the reusable
+  // buffer, a larger one serves this batch alone.
+  #room(buffer: Uint8Array, offset: number, size: number): Uint8Array {
+    if (offset + size <= buffer.length) return buffer;
+    const bigger = new Uint8Array(
+      Math.max(
+        offset + size,
+        Math.min(BATCH_MAX, buffer.length * 2),
+        WRITE_BUFFER_MIN,
+      ),
+    );
+    bigger.set(buffer.subarray(0, offset));
+    if (bigger.length <= BATCH_MAX) this.#writeBuffer = bigger;
+    return bigger;
+  }
+
+  #wireSize(parts: Part[]): number {
+    if (this.#transparent) return encodedSize(parts);
+    const mechanism = this.#mechanism!;
+    let size = 0;
+    for (const part of parts) {
+      size += mechanism.frameSize(partLength(part));
+    }
+    return size;
+  }
+
+  #encode(parts: Part[], target: Uint8Array, offset: number): number {
+    if (this.#transparent) return encodeMessageInto(parts, target, offset);
+    const mechanism = this.#mechanism!;
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const part = parts[i];
+      offset = mechanism.encodeFrame(
+        i < last ? MORE : 0,
+        part,
+        partLength(part),
+        target,
+        offset,
       );
-      return;
     }
-    this.#writeFinished();
-  }
-
-  #onWriteError(error: unknown): void {
-    this.#writing = undefined;
-    this.close(asError(error));
-    this.#resolveDrainWaiters();
-  }
-
-  #clearQueue(): void {
-    for (let i = 0; i < this.#queueLength; i++) this.#queue[i] = undefined;
-    this.#queueLength = 0;
-    this.#queueSize = 0;
+    return offset;
   }
 
   #resolveDrainWaiters(): void {
-    if (this.#drainWaiters.length === 0) return;
+    if (this.#drainWaiters.length === 0 || this.#hasOutput()) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function partLength(part: Part): number {
+  return typeof part === "string" ? utf8Length(part) : part.length;
 }
 
 function asError(error: unknown): Error {

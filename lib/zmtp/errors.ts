@@ -79,3 +79,18 @@ export class MessageSizeError extends ProtocolError {
     this.limit = limit;
   }
 }
+
+/**
+ * A peer went silent: no traffic within the heartbeat timeout after a PING,
+ * or within the TTL the peer itself asked for. Its connection is closed (a
+ * connecting socket then reconnects). Reported through socket events.
+ */
+export class PeerTimeoutError extends Error {
+  /**
+   * @param message how long the peer was silent
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "PeerTimeoutError";
+  }
+}

@@ -103,6 +103,8 @@ const HEADER_MAX = 9;
  */
 export class FrameDecoder {
   readonly #limits: FrameLimits;
+  // Flag bits a frame must not set: COMMAND too under ZMTP/2.0.
+  #reserved = RESERVED;
   // A header split across reads (rare) collects here, allocated on first need.
   #header: Uint8Array | undefined;
   #headerHave = 0;
@@ -116,6 +118,11 @@ export class FrameDecoder {
    */
   constructor(limits: FrameLimits) {
     this.#limits = limits;
+  }
+
+  /** Decodes ZMTP/2.0 framing from now on (RFC 15: no command frames). */
+  useZmtp2(): void {
+    this.#reserved = RESERVED | COMMAND;
   }
 
   /** True when no partial frame is held: the stream is at a frame boundary. */
@@ -186,7 +193,7 @@ export class FrameDecoder {
       if (this.#headerHave === 0) {
         // Fast path: the whole header, and often the whole body, is here.
         const flags = chunk[pos];
-        const headerLength = checkFlags(flags);
+        const headerLength = checkFlags(flags, this.#reserved);
         if (end - pos >= headerLength) {
           const size = this.#checkSize(flags, readSize(chunk, pos, flags));
           pos += headerLength;
@@ -202,7 +209,7 @@ export class FrameDecoder {
       }
       // Slow path: the header is split across reads.
       const header = this.#header ??= new Uint8Array(HEADER_MAX);
-      if (this.#headerHave === 0) checkFlags(chunk[pos]);
+      if (this.#headerHave === 0) checkFlags(chunk[pos], this.#reserved);
       header[this.#headerHave++] = chunk[pos++];
       const headerLength = header[0] & LONG ? 9 : 2;
       if (this.#headerHave < headerLength) continue;
@@ -234,8 +241,8 @@ export class FrameDecoder {
 }
 
 // Returns the header length the flags call for, or throws on bad flags.
-function checkFlags(flags: number): number {
-  if (flags & RESERVED) {
+function checkFlags(flags: number, reserved: number): number {
+  if (flags & reserved) {
     throw new ProtocolError(
       `Frame flags 0x${flags.toString(16).padStart(2, "0")} set reserved bits`,
     );

@@ -1,19 +1,62 @@
 /**
- * The 64-octet ZMTP 3 greeting: signature, version, mechanism, as-server and
- * filler (RFC 37, "Formal Grammar").
+ * The ZMTP greeting (RFC 23 and 37, "Formal Grammar"; RFC 15 for ZMTP/2.0),
+ * in the order libzmq sends it so that older peers can be served (RFC 37,
+ * "Version Negotiation"): the 10-octet signature and our major version
+ * first; then, once the peer's version is known, either the rest of the
+ * 64-octet ZMTP 3 greeting or, for a ZMTP/2.0 peer, its socket-type octet.
  *
  * @module
  */
 
 import { ProtocolError } from "./errors.ts";
+import type { SocketType } from "./mechanism.ts";
 
-/** The greeting's fixed size. */
+/** The full ZMTP 3 greeting's size. */
 export const GREETING_SIZE = 64;
+/** The signature's size: 0xFF, eight octets of padding, 0x7F. */
+export const SIGNATURE_SIZE = 10;
+/** Where the peer's major version (ZMTP/2.0's "revision") sits. */
+export const VERSION_OFFSET = 10;
+/** A ZMTP/2.0 greeting: signature, revision, socket type. */
+export const V2_GREETING_SIZE = 12;
 const MECHANISM_OFFSET = 12;
 const MECHANISM_SIZE = 20;
 const AS_SERVER_OFFSET = 32;
 
-/** What a peer's greeting announced. */
+/** RFC 15's revision octet for ZMTP/2.0. */
+export const ZMTP_2_REVISION = 1;
+
+/** RFC 15's socket-type octets for the request-reply family. */
+export const V2_SOCKET_TYPES: Readonly<Record<SocketType, number>> = {
+  REQ: 3,
+  REP: 4,
+  DEALER: 5,
+  ROUTER: 6,
+};
+// Every type RFC 15 and libzmq number, for messages about other peers.
+const V2_TYPE_NAMES = [
+  "PAIR",
+  "PUB",
+  "SUB",
+  "REQ",
+  "REP",
+  "DEALER",
+  "ROUTER",
+  "PULL",
+  "PUSH",
+  "XPUB",
+  "XSUB",
+];
+
+/**
+ * The name of a ZMTP/2.0 socket-type octet, such as `REQ`, or `type N` for
+ * a number RFC 15 does not define.
+ */
+export function v2SocketTypeName(octet: number): string {
+  return V2_TYPE_NAMES[octet] ?? `type ${octet}`;
+}
+
+/** What a peer's ZMTP 3 greeting announced. */
 export interface Greeting {
   /** Major version; 3 or higher is accepted. */
   major: number;
@@ -26,7 +69,9 @@ export interface Greeting {
 }
 
 /**
- * Builds our greeting: ZMTP 3.1, zero padding, the mechanism, as-server.
+ * Builds our ZMTP 3.1 greeting: signature, version 3.1, the mechanism,
+ * as-server, filler. The first 11 octets go out at once; the rest only to a
+ * peer that speaks ZMTP 3 (see {@link GREETING_HEAD_SIZE}).
  *
  * @param mechanism the security mechanism name
  * @param asServer the as-server flag (zero for NULL)
@@ -38,6 +83,9 @@ export function encodeGreeting(
 ): Uint8Array {
   const greeting = new Uint8Array(GREETING_SIZE);
   greeting[0] = 0xff;
+  // The padding holds 1 as libzmq sends it (an empty identity's length plus
+  // one), so that a ZMTP/1.0 peer reads a well-formed frame header.
+  greeting[8] = 0x01;
   greeting[9] = 0x7f;
   greeting[10] = 3;
   greeting[11] = 1;
@@ -48,36 +96,41 @@ export function encodeGreeting(
   return greeting;
 }
 
-/** Our NULL greeting, shared by every connection; never modify it. */
-export const NULL_GREETING: Uint8Array = encodeGreeting();
+/** The signature and major version: what we send before knowing the peer. */
+export const GREETING_HEAD_SIZE = SIGNATURE_SIZE + 1;
 
 /**
- * Checks the first `length` octets of a greeting as they arrive, so that a
- * peer sending something else is dropped at its first wrong octet rather
- * than after 64.
+ * Checks the first octets of a peer's greeting as they arrive, so that a
+ * peer sending something else is dropped at its first wrong octet.
  *
  * @param bytes the greeting octets received so far
  * @param from the first octet not checked before
- * @throws {ProtocolError} on a wrong signature or a version below 3
+ * @throws {ProtocolError} on a ZMTP/1.0 or unversioned peer, or a wrong
+ * signature
  */
-export function checkGreetingPrefix(bytes: Uint8Array, from = 0): void {
+export function checkSignature(bytes: Uint8Array, from = 0): void {
   if (from <= 0 && bytes.length > 0 && bytes[0] !== 0xff) {
-    throw new ProtocolError("Greeting does not start with the ZMTP signature");
+    throw new ProtocolError(
+      "Greeting does not start with the ZMTP signature (a ZMTP/1.0 peer, or not ZeroMQ)",
+    );
   }
   if (from <= 9 && bytes.length > 9 && (bytes[9] & 0x01) !== 1) {
-    throw new ProtocolError("Greeting signature does not end in 0x7F");
-  }
-  if (from <= 10 && bytes.length > 10 && bytes[10] < 3) {
     throw new ProtocolError(
-      `Peer speaks ZMTP major version ${
-        bytes[10]
-      }; version 3 or later is required`,
+      "Greeting signature does not end in 0x7F (a ZMTP/1.0 peer, or not ZeroMQ)",
+    );
+  }
+  if (
+    from <= VERSION_OFFSET && bytes.length > VERSION_OFFSET &&
+    bytes[VERSION_OFFSET] < ZMTP_2_REVISION
+  ) {
+    throw new ProtocolError(
+      "Peer speaks ZMTP/1.0, which is not supported; ZMTP/2.0 or 3.x is",
     );
   }
 }
 
 /**
- * Parses a complete greeting.
+ * Parses a complete ZMTP 3 greeting.
  *
  * @param bytes exactly 64 octets
  * @returns the version, mechanism and as-server flag
@@ -88,7 +141,12 @@ export function parseGreeting(bytes: Uint8Array): Greeting {
   if (bytes.length !== GREETING_SIZE) {
     throw new ProtocolError(`Greeting has ${bytes.length} octets, not 64`);
   }
-  checkGreetingPrefix(bytes);
+  checkSignature(bytes);
+  if (bytes[VERSION_OFFSET] < 3) {
+    throw new ProtocolError(
+      `Greeting of ZMTP major version ${bytes[VERSION_OFFSET]} is not ZMTP 3`,
+    );
+  }
   let mechanism = "";
   let ended = false;
   for (let i = 0; i < MECHANISM_SIZE; i++) {
@@ -102,7 +160,7 @@ export function parseGreeting(bytes: Uint8Array): Greeting {
     }
   }
   return {
-    major: bytes[10],
+    major: bytes[VERSION_OFFSET],
     minor: bytes[11],
     mechanism,
     asServer: bytes[AS_SERVER_OFFSET] === 1,

@@ -1,7 +1,9 @@
 /**
- * The socket's view of one ready peer: a queue of whole messages received
- * from it, with a high-water mark that holds the peer back through TCP, and
- * a way to send it messages.
+ * The socket's view of one peer: two queues of whole messages, inbound
+ * (received, waiting for the socket) and outbound (waiting to be written),
+ * each with a high-water mark. A full queue either way stops reading from
+ * that peer, so TCP holds it back: nothing is dropped, and what the engine
+ * holds for a peer stays bounded whatever the peer does.
  *
  * @module
  */
@@ -11,10 +13,14 @@ import {
   type ConnectionHandler,
   type ConnectionOptions,
 } from "./connection.ts";
-import type { Part } from "./frame.ts";
+import { encodedSize, type Part } from "./frame.ts";
+import { Queue } from "./_queue.ts";
 
-// Slots read from the front of a queue before it is compacted.
-const COMPACT_AFTER = 1024;
+/**
+ * Reading from a peer also pauses while either of its queues holds this many
+ * octets, however few messages that is.
+ */
+export const QUEUE_BYTES_MARK = 1024 * 1024;
 
 /** Facts about a pipe's peer, for handlers and logs. */
 export interface PeerInfo {
@@ -26,32 +32,42 @@ export interface PeerInfo {
   socketType: string;
 }
 
+/** The high-water marks of a pipe's two queues, in messages. */
+export interface PipeMarks {
+  /** Received messages queued before reading from the peer pauses. */
+  receiveHighWaterMark: number;
+  /** Messages waiting to be written before reading from the peer pauses. */
+  sendHighWaterMark: number;
+}
+
 /** What a {@link Pipe} tells the socket that owns it. */
 export interface PipeOwner {
   /** The peer completed its handshake. */
   pipeReady(pipe: Pipe): void;
-  /** The pipe's queue went from empty to holding a message. */
+  /** The pipe's inbound queue went from empty to holding a message. */
   pipeReadable(pipe: Pipe): void;
   /** The connection ended; `wasReady` says whether it got past the handshake. */
   pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void;
 }
 
 /**
- * One peer of a socket. It owns the {@link Connection} and queues the
- * messages that arrive until the socket takes them.
+ * One peer of a socket. It owns the {@link Connection}, and holds the
+ * messages that arrive until the socket takes them and the messages the
+ * socket sends until the connection writes them.
  */
 export class Pipe implements ConnectionHandler {
   /** The ZMTP connection to the peer. */
   readonly connection: Connection;
   readonly #owner: PipeOwner;
-  readonly #highWaterMark: number;
-  // Filled by index and reused once drained (length = 0 would drop the
-  // storage and make the next message allocate it again).
-  readonly #inbound: (Uint8Array[] | undefined)[] = [];
-  #head = 0;
-  #tail = 0;
+  readonly #marks: PipeMarks;
+  readonly #inbound = new Queue<Uint8Array[]>();
+  #inboundBytes = 0;
+  readonly #outbound = new Queue<Part[]>();
+  readonly #outboundSizes = new Queue<number>();
+  #outboundBytes = 0;
   #wasReady = false;
   #closed = false;
+  #closeError: Error | undefined;
   #peer: PeerInfo | undefined;
 
   /**
@@ -59,17 +75,17 @@ export class Pipe implements ConnectionHandler {
    * @param conn the TCP connection
    * @param endpoint the endpoint it was bound or connected through
    * @param options the connection's options
-   * @param highWaterMark messages queued before reading from the peer pauses
+   * @param marks the queues' high-water marks
    */
   constructor(
     owner: PipeOwner,
     conn: Deno.Conn,
     endpoint: string,
     options: ConnectionOptions,
-    highWaterMark: number,
+    marks: PipeMarks,
   ) {
     this.#owner = owner;
-    this.#highWaterMark = highWaterMark;
+    this.#marks = marks;
     this.connection = new Connection(conn, endpoint, options, this);
   }
 
@@ -78,9 +94,9 @@ export class Pipe implements ConnectionHandler {
     return this.connection.endpoint;
   }
 
-  /** Messages waiting to be read. */
+  /** Received messages waiting to be read. */
   get size(): number {
-    return this.#tail - this.#head;
+    return this.#inbound.size;
   }
 
   /** Who the peer is; complete once its handshake is done. */
@@ -99,38 +115,62 @@ export class Pipe implements ConnectionHandler {
     return this.#closed;
   }
 
+  /** Resolves when the connection has ended, with why, if it failed. */
+  get closedWith(): Promise<Error | undefined> {
+    return this.connection.done.then(() => this.#closeError);
+  }
+
   /**
    * Takes the oldest message from the peer.
    *
    * @returns the message's parts, or `undefined` when none waits
    */
   read(): Uint8Array[] | undefined {
-    if (this.#head === this.#tail) return undefined;
-    const message = this.#inbound[this.#head]!;
-    this.#inbound[this.#head++] = undefined;
-    if (this.#head === this.#tail) {
-      this.#head = 0;
-      this.#tail = 0;
-      if (!this.#closed) this.connection.resumeReading();
-    } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#tail) {
-      // A queue that never empties moves its messages to the front now and
-      // then, or it would grow for ever.
-      const inbound = this.#inbound;
-      inbound.copyWithin(0, this.#head, this.#tail);
-      inbound.fill(undefined, this.#tail - this.#head, this.#tail);
-      this.#tail -= this.#head;
-      this.#head = 0;
+    const message = this.#inbound.shift();
+    if (message === undefined) return undefined;
+    for (let i = 0; i < message.length; i++) {
+      this.#inboundBytes -= message[i].byteLength;
     }
+    this.connection.roomMade();
     return message;
   }
 
   /**
-   * Sends a message to the peer.
+   * Queues a message for the peer; it is written in the next batch.
    *
+   * @param parts the message's frames; must not change until written
    * @returns false when the peer is gone and the message was dropped
    */
   write(parts: Part[]): boolean {
-    return this.connection.send(parts);
+    if (this.#closed) return false;
+    const size = encodedSize(parts);
+    this.#outbound.push(parts);
+    this.#outboundSizes.push(size);
+    this.#outboundBytes += size;
+    if (this.#outbound.size === 1) this.connection.flushSoon();
+    return true;
+  }
+
+  /** Part of {@link ConnectionHandler}: either queue is full. */
+  get readPaused(): boolean {
+    return this.#inbound.size >= this.#marks.receiveHighWaterMark ||
+      this.#outbound.size >= this.#marks.sendHighWaterMark ||
+      this.#inboundBytes >= QUEUE_BYTES_MARK ||
+      this.#outboundBytes >= QUEUE_BYTES_MARK;
+  }
+
+  /** Part of {@link ConnectionHandler}. */
+  get hasOutbound(): boolean {
+    return this.#outbound.size > 0;
+  }
+
+  /** Part of {@link ConnectionHandler}. */
+  nextOutbound(): Part[] | undefined {
+    const message = this.#outbound.shift();
+    if (message === undefined) return undefined;
+    this.#outboundBytes -= this.#outboundSizes.shift()!;
+    this.connection.roomMade();
+    return message;
   }
 
   /** Part of {@link ConnectionHandler}. */
@@ -139,17 +179,22 @@ export class Pipe implements ConnectionHandler {
     this.#owner.pipeReady(this);
   }
 
-  /** Part of {@link ConnectionHandler}. */
-  onMessage(connection: Connection, parts: Uint8Array[]): void {
-    this.#inbound[this.#tail++] = parts;
-    const size = this.size;
-    if (size >= this.#highWaterMark) connection.pauseReading();
-    if (size === 1) this.#owner.pipeReadable(this);
+  /** Part of {@link ConnectionHandler}: a whole message arrived. */
+  message(parts: Uint8Array[], size: number): void {
+    this.#inbound.push(parts);
+    this.#inboundBytes += size;
+    if (this.#inbound.size === 1) this.#owner.pipeReadable(this);
   }
 
   /** Part of {@link ConnectionHandler}. */
   onClose(_connection: Connection, error: Error | undefined): void {
     this.#closed = true;
+    this.#closeError = error;
+    this.#inbound.clear();
+    this.#outbound.clear();
+    this.#outboundSizes.clear();
+    this.#inboundBytes = 0;
+    this.#outboundBytes = 0;
     this.#owner.pipeClosed(this, error, this.#wasReady);
   }
 }

@@ -11,6 +11,7 @@ import { FairQueue } from "./fair_queue.ts";
 import { EMPTY, type Part } from "./frame.ts";
 import type { PeerInfo, Pipe } from "./pipe.ts";
 import {
+  asError,
   createWaiter,
   type MessageLike,
   SocketBase,
@@ -40,8 +41,12 @@ export function takeEnvelope(message: Uint8Array[]): Uint8Array[] | undefined {
 }
 
 /**
- * Answers one request. Return the reply (or a promise of it); throwing, or
- * rejecting, drops the request and reports an `error` event.
+ * Answers one request. Return the reply (or a promise of it). A handler
+ * that throws, rejects, or returns something that is not a message is
+ * reported in an `error` event naming the peer; since that request can
+ * have no reply, a REQ peer's connection is then closed, so that its client
+ * learns at once instead of waiting (a broker's connection carries other
+ * clients' requests too: only the one request is dropped).
  */
 export type RequestHandler = (
   request: Uint8Array[],
@@ -125,8 +130,11 @@ export class Reply extends SocketBase {
           "Cannot send: there is no request to answer; call receive() first",
         );
       }
+      // Checked before the request is let go, so a bad reply can be
+      // followed by a good one.
+      const parts = withEnvelope(request.envelope, message);
       this.#request = undefined;
-      request.pipe.write(withEnvelope(request.envelope, message));
+      request.pipe.write(parts);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -211,11 +219,11 @@ export class Reply extends SocketBase {
   }
 
   // The next well-formed request from the fair queue; requests without a
-  // delimiter break RFC 28 and are dropped.
+  // delimiter or without a body after it break RFC 28 and are dropped.
   #take(): Uint8Array[] | undefined {
     for (let next = this.#queue.next(); next; next = this.#queue.next()) {
       const envelope = takeEnvelope(next.message);
-      if (envelope === undefined) continue;
+      if (envelope === undefined || next.message.length === 0) continue;
       this.#request = { pipe: next.pipe, envelope };
       return next.message;
     }
@@ -230,26 +238,49 @@ export class Reply extends SocketBase {
       const message = pipe.read();
       if (message === undefined) return;
       const envelope = takeEnvelope(message);
-      if (envelope === undefined) continue;
+      if (envelope === undefined || message.length === 0) continue;
       let result: MessageLike | Promise<MessageLike>;
       try {
         result = handler(message, pipe.peer);
       } catch (error) {
-        this.#reportError(error);
+        this.#failed(pipe, error);
         continue;
       }
       if (!(result instanceof Promise)) {
-        pipe.write(withEnvelope(envelope, result));
+        this.#reply(pipe, envelope, result);
         continue;
       }
       this.#busy.add(pipe);
       result.then(
-        (reply) => pipe.write(withEnvelope(envelope, reply)),
-        (error) => this.#reportError(error),
+        (reply) => this.#reply(pipe, envelope, reply),
+        (error) => this.#failed(pipe, error),
       ).finally(() => {
         this.#unbusy(pipe);
         if (!pipe.closed) this.#serveFrom(pipe);
-      });
+      }).catch((error) => this.#failed(pipe, error));
+    }
+  }
+
+  #reply(pipe: Pipe, envelope: Uint8Array[], reply: MessageLike): void {
+    let parts: Part[];
+    try {
+      parts = withEnvelope(envelope, reply);
+    } catch (error) {
+      this.#failed(pipe, error);
+      return;
+    }
+    pipe.write(parts);
+  }
+
+  // A request that gets no reply: say so, and let a REQ peer go, since it
+  // may send nothing more until it has one.
+  #failed(pipe: Pipe, error: unknown): void {
+    const peer = pipe.peer;
+    this.emit({ type: "error", error: asError(error), peer });
+    if (peer.socketType === "REQ") {
+      pipe.connection.close(
+        new Error("The request handler failed; see the error event"),
+      );
     }
   }
 
@@ -269,13 +300,6 @@ export class Reply extends SocketBase {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-
-  #reportError(error: unknown): void {
-    this.emit({
-      type: "error",
-      error: error instanceof Error ? error : new Error(String(error)),
-    });
   }
 }
 

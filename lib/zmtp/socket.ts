@@ -10,8 +10,14 @@ import { type ConnectionOptions, MAX_COMMAND_SIZE } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
 import { SocketError } from "./errors.ts";
 import type { Part } from "./frame.ts";
-import type { SocketType } from "./mechanism.ts";
-import { Pipe, type PipeOwner } from "./pipe.ts";
+import {
+  HandshakeRefusedError,
+  type Mechanism,
+  type MechanismOptions,
+  type SocketType,
+} from "./mechanism.ts";
+import { NullMechanism } from "./null_mechanism.ts";
+import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
 
 /** A message to send: one part or several, bytes or UTF-8 text. */
@@ -40,7 +46,8 @@ export type SocketEvent =
   }
   | { type: "refused"; endpoint: string; remote: string; reason: string }
   | { type: "retrying"; endpoint: string; delay: number; error?: Error }
-  | { type: "error"; error: Error };
+  | { type: "stopped"; endpoint: string; error?: Error }
+  | { type: "error"; error: Error; peer?: PeerInfo };
 
 /** Options common to {@link Request} and {@link Reply} sockets. */
 export interface SocketOptions {
@@ -55,6 +62,31 @@ export interface SocketOptions {
    * @default {10000}
    */
   handshakeTimeout?: number;
+  /**
+   * Milliseconds one connect attempt may take before it is abandoned and
+   * retried; 0 leaves it to the system (minutes, against a host that drops
+   * connection requests).
+   * @default {5000}
+   */
+  connectTimeout?: number;
+  /**
+   * Milliseconds without traffic from a peer after which a PING is sent
+   * (ZMTP 3.1 heartbeats, as libzmq's `ZMQ_HEARTBEAT_IVL`); 0 sends none.
+   * @default {10000}
+   */
+  heartbeatInterval?: number;
+  /**
+   * Milliseconds to wait for any traffic after a PING before the connection
+   * is closed (a connecting socket then reconnects).
+   * @default {heartbeatInterval}
+   */
+  heartbeatTimeout?: number;
+  /**
+   * The TTL our PINGs carry, in milliseconds (rounded up to tenths of a
+   * second): how long the peer may wait to hear from us before it closes.
+   * @default {heartbeatInterval + heartbeatTimeout}
+   */
+  heartbeatTimeToLive?: number;
   /**
    * Milliseconds before the first reconnect attempt.
    * @default {100}
@@ -77,10 +109,17 @@ export interface SocketOptions {
    */
   linger?: number;
   /**
-   * Messages queued per peer before reading from that peer pauses.
+   * Received messages queued per peer before reading from that peer pauses.
    * @default {1000}
    */
   receiveHighWaterMark?: number;
+  /**
+   * Messages waiting to be written to a peer before reading from that peer
+   * pauses: a peer that does not read its replies is held back, and nothing
+   * is dropped.
+   * @default {1000}
+   */
+  sendHighWaterMark?: number;
   /** The identity announced to peers (REQ only; useful with ROUTER peers). */
   routingId?: string | Uint8Array;
   /**
@@ -98,13 +137,30 @@ type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "onEvent">>;
 const DEFAULTS: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
   handshakeTimeout: 10_000,
+  connectTimeout: 5_000,
+  heartbeatInterval: 10_000,
+  heartbeatTimeout: NaN, // the interval
+  heartbeatTimeToLive: NaN, // interval + timeout
   reconnectInterval: 100,
   reconnectMaxInterval: 5_000,
   receiveTimeout: -1,
   linger: 1_000,
   receiveHighWaterMark: 1_000,
+  sendHighWaterMark: 1_000,
   maxConnections: Infinity,
 };
+
+// The socket's ticker checks every connection's liveness this often: a
+// quarter of the shortest heartbeat period, so a silent peer is caught at
+// most a quarter late, and at least once a second for handshake timeouts.
+function tickPeriod(options: ResolvedOptions): number {
+  const { heartbeatInterval, heartbeatTimeout } = options;
+  if (heartbeatInterval <= 0) return 1000;
+  return Math.min(
+    1000,
+    Math.max(10, Math.min(heartbeatInterval, heartbeatTimeout) / 4),
+  );
+}
 
 const encoder = new TextEncoder();
 
@@ -112,18 +168,39 @@ const encoder = new TextEncoder();
  * Turns a {@link MessageLike} into parts. Text stays text: it is encoded as
  * UTF-8 when written, with no buffer of its own.
  *
- * @throws {TypeError} when a part is neither bytes nor text
+ * @throws {TypeError} when the message is not bytes, text or a non-empty
+ * array of them (RFC 28: a message needs at least one body frame)
  */
 export function toParts(message: MessageLike): Part[] {
   if (typeof message === "string" || message instanceof Uint8Array) {
     return [message];
   }
+  if (!Array.isArray(message)) {
+    throw new TypeError(
+      `Cannot send ${
+        describe(message)
+      }: a message is a string, a Uint8Array or an array of them`,
+    );
+  }
+  if (message.length === 0) {
+    throw new TypeError(
+      "Cannot send a message of no parts: a request or reply needs a body",
+    );
+  }
   return message.map((part) => {
     if (typeof part === "string" || part instanceof Uint8Array) return part;
     throw new TypeError(
-      `Cannot send a part of type ${typeof part}: use Uint8Array or string`,
+      `Cannot send a part that is ${describe(part)}: use Uint8Array or string`,
     );
   });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") {
+    return `an object (${value.constructor?.name ?? "Object"})`;
+  }
+  return `a ${typeof value}`;
 }
 
 /** A pending `receive()` of a socket, with its timeout. */
@@ -144,6 +221,8 @@ export abstract class SocketBase implements PipeOwner {
   readonly #dialers = new Map<string, Dialer>();
   readonly #pipes = new Set<Pipe>();
   #closing: Promise<void> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  readonly #tickPeriod: number;
   // Connection options, one object per role shared by this socket's
   // connections: accepted ones play the NULL server, dialed ones the client.
   readonly #serverOptions: ConnectionOptions;
@@ -167,8 +246,22 @@ export abstract class SocketBase implements PipeOwner {
       if (typeof value !== "number" || Number.isNaN(value)) {
         throw new TypeError(`Cannot set option "${key}": not a number`);
       }
+      if (value < -1) {
+        throw new RangeError(
+          `Cannot set option "${key}" to ${value}: it must not be negative`,
+        );
+      }
       (this.options as Record<string, number>)[key] = value;
     }
+    const resolved = this.options;
+    if (Number.isNaN(resolved.heartbeatTimeout)) {
+      resolved.heartbeatTimeout = resolved.heartbeatInterval;
+    }
+    if (Number.isNaN(resolved.heartbeatTimeToLive)) {
+      resolved.heartbeatTimeToLive = resolved.heartbeatInterval +
+        resolved.heartbeatTimeout;
+    }
+    this.#tickPeriod = tickPeriod(resolved);
     const { maxMessageSize, maxConnections } = this.options;
     if (maxMessageSize < 1) {
       throw new RangeError(
@@ -189,16 +282,38 @@ export abstract class SocketBase implements PipeOwner {
     this.#onEvent = onEvent;
     const connectionOptions = {
       socketType: type,
-      identity,
       maxMessageSize,
       frameLimits: {
         maxMessageFrame: maxMessageSize,
         maxCommandFrame: MAX_COMMAND_SIZE,
       },
-      handshakeTimeout: this.options.handshakeTimeout,
+      handshakeTimeout: resolved.handshakeTimeout,
+      heartbeat: {
+        interval: resolved.heartbeatInterval,
+        timeout: resolved.heartbeatTimeout,
+        ttl: resolved.heartbeatTimeToLive,
+      },
     };
-    this.#serverOptions = { ...connectionOptions, isServer: true };
-    this.#clientOptions = { ...connectionOptions, isServer: false };
+    const mechanism = (isServer: boolean) => () =>
+      this.createMechanism({ socketType: type, identity, isServer });
+    this.#serverOptions = {
+      ...connectionOptions,
+      isServer: true,
+      createMechanism: mechanism(true),
+    };
+    this.#clientOptions = {
+      ...connectionOptions,
+      isServer: false,
+      createMechanism: mechanism(false),
+    };
+  }
+
+  /**
+   * The security mechanism for a new connection: NULL unless a subclass or
+   * the socket's options choose another.
+   */
+  protected createMechanism(options: MechanismOptions): Mechanism {
+    return new NullMechanism(options);
   }
 
   /** True once `close()` has been called. */
@@ -260,7 +375,7 @@ export abstract class SocketBase implements PipeOwner {
       connected: async (conn) => {
         if (this.closed) {
           conn.close();
-          return false;
+          return "retry";
         }
         const pipe = this.#open(conn, endpoint, false);
         this.emit({
@@ -268,11 +383,17 @@ export abstract class SocketBase implements PipeOwner {
           endpoint,
           remote: pipe.connection.remote,
         });
-        await pipe.connection.done;
-        return pipe.wasReady;
+        const error = await pipe.closedWith;
+        // RFC 37: a peer that sent ERROR must not be retried as we are.
+        if (error instanceof HandshakeRefusedError) return "stop";
+        return pipe.wasReady ? "reset" : "retry";
       },
       retrying: (delay, error) =>
         this.emit({ type: "retrying", endpoint, delay, error }),
+      stopped: (error) => {
+        this.#dialers.delete(endpoint);
+        this.emit({ type: "stopped", endpoint, error });
+      },
     });
     this.#dialers.set(endpoint, dialer);
   }
@@ -312,6 +433,7 @@ export abstract class SocketBase implements PipeOwner {
 
   async #close(): Promise<void> {
     this.onClosing();
+    this.#stopTicker();
     const listeners = [...this.#listeners.values()].map((l) => l.close());
     const dialers = [...this.#dialers.values()].map((d) => d.close());
     this.#listeners.clear();
@@ -338,9 +460,24 @@ export abstract class SocketBase implements PipeOwner {
     }
   }
 
-  /** Sends an event to the `onEvent` option, if set. */
+  /**
+   * Sends an event to the `onEvent` option, if set. A callback that throws
+   * has its error sent on as an `error` event; nothing it does can end the
+   * process or break the socket.
+   */
   protected emit(event: SocketEvent): void {
-    this.#onEvent?.(event);
+    const onEvent = this.#onEvent;
+    if (onEvent === undefined) return;
+    try {
+      onEvent(event);
+    } catch (error) {
+      if (event.type === "error") return;
+      try {
+        onEvent({ type: "error", error: asError(error) });
+      } catch {
+        // The callback fails on errors too; there is nobody else to tell.
+      }
+    }
   }
 
   /** Called once when `close()` starts: reject waiting calls here. */
@@ -380,15 +517,21 @@ export abstract class SocketBase implements PipeOwner {
 
   #open(conn: Deno.Conn, endpoint: string, isServer: boolean): Pipe {
     const options = isServer ? this.#serverOptions : this.#clientOptions;
-    const pipe = new Pipe(
-      this,
-      conn,
-      endpoint,
-      options,
-      this.options.receiveHighWaterMark,
-    );
+    const pipe = new Pipe(this, conn, endpoint, options, this.options);
     this.#pipes.add(pipe);
+    this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);
     return pipe;
+  }
+
+  // One timer per socket checks every connection's liveness.
+  readonly #tick = (): void => {
+    const now = Date.now();
+    for (const pipe of this.#pipes) pipe.connection.tick(now);
+  };
+
+  #stopTicker(): void {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
   }
 
   /** Part of {@link PipeOwner}. */
@@ -406,10 +549,16 @@ export abstract class SocketBase implements PipeOwner {
   /** Part of {@link PipeOwner}. */
   pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void {
     this.#pipes.delete(pipe);
+    if (this.#pipes.size === 0) this.#stopTicker();
     if (wasReady) this.detach(pipe);
     const { endpoint, remote } = pipe.connection;
     this.emit({ type: "disconnected", endpoint, remote, wasReady, error });
   }
+}
+
+/** The error itself, or an Error carrying what was thrown. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -17,9 +17,18 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+// Every connection: Nagle's algorithm off (requests are small and each
+// waits for its reply), and TCP keepalive on, so that the system too
+// notices a vanished peer (late: hours by default; heartbeats do it sooner,
+// and are all a ZMTP/2.0 peer gets).
+function tune(conn: Deno.TcpConn): void {
+  conn.setNoDelay(true);
+  conn.setKeepAlive(true);
+}
+
 /**
  * Binds `endpoint` and hands every accepted connection, with Nagle's
- * algorithm off, to `accepted`.
+ * algorithm off and keepalive on, to `accepted`.
  *
  * @param endpoint `tcp://host:port`; `*` binds every interface, port 0 any port
  * @param accepted called for each new connection
@@ -58,7 +67,7 @@ export function listen(
         conn.close();
         return;
       }
-      conn.setNoDelay(true);
+      tune(conn);
       accepted(conn);
     }
   })();
@@ -89,6 +98,16 @@ function bindError(endpoint: string, error: unknown): Error {
     "EADDRNOTAVAIL",
     `Cannot bind "${endpoint}": ${why}`,
   );
+}
+
+/** Connect timing, as libzmq's `ZMQ_RECONNECT_IVL`, `_MAX` and `ZMQ_CONNECT_TIMEOUT`. */
+export interface DialOptions extends BackoffOptions {
+  /**
+   * Milliseconds one connect attempt may take before it is abandoned; 0
+   * leaves it to the system (over two minutes against a host that drops
+   * connection requests).
+   */
+  connectTimeout: number;
 }
 
 /** Reconnect timing, as libzmq's `ZMQ_RECONNECT_IVL` and `_MAX`. */
@@ -128,30 +147,47 @@ export function backoffDelay(
   return Math.round(grown + random() * base);
 }
 
+/**
+ * What a dialer does after a connection ends: `reset` the backoff (the
+ * connection got somewhere), `retry` with a growing delay, or `stop` (the
+ * peer refused us for good).
+ */
+export type AfterConnection = "reset" | "retry" | "stop";
+
 /** Callbacks of a {@link Dialer}. */
 export interface DialerHandler {
-  /**
-   * A TCP connection was made; resolve when it has ended, with true when
-   * it got far enough (past the handshake) to reset the backoff.
-   */
-  connected(conn: Deno.TcpConn): Promise<boolean>;
+  /** A TCP connection was made; resolve when it has ended. */
+  connected(conn: Deno.TcpConn): Promise<AfterConnection>;
   /** An attempt failed or a connection ended; the next comes after `delay`. */
   retrying(delay: number, error: Error | undefined): void;
+  /**
+   * Dialing stopped for good: the peer refused us, or the error cannot
+   * improve by waiting (no permission to connect).
+   */
+  stopped(error: Error | undefined): void;
+}
+
+/** Connect errors that retrying cannot cure. */
+function isPermanent(error: Error): boolean {
+  return error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied;
 }
 
 /**
  * Keeps one outgoing connection to an endpoint: connects, and when that
  * fails or the connection ends, tries again after {@link backoffDelay}.
- * The peer need not exist yet.
+ * The peer need not exist yet. Every attempt can be cancelled: `close()`
+ * returns at once, whatever the network does.
  */
 export class Dialer {
   /** The endpoint dialed. */
   readonly endpoint: string;
   readonly #host: string;
   readonly #port: number;
-  readonly #options: BackoffOptions;
+  readonly #options: DialOptions;
   readonly #handler: DialerHandler;
   #closed = false;
+  readonly #abort = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
   readonly #loop: Promise<void>;
@@ -160,13 +196,13 @@ export class Dialer {
    * Starts dialing at once.
    *
    * @param endpoint `tcp://host:port`
-   * @param options reconnect timing
+   * @param options connect timeout and reconnect timing
    * @param handler receives each connection and each retry
    * @throws {SyntaxError} when the endpoint cannot be parsed
    */
   constructor(
     endpoint: string,
-    options: BackoffOptions,
+    options: DialOptions,
     handler: DialerHandler,
   ) {
     const { host, port } = parseEndpoint(endpoint);
@@ -183,9 +219,13 @@ export class Dialer {
     this.#loop = this.#run();
   }
 
-  /** Stops dialing; a connection already made is the caller's to close. */
+  /**
+   * Stops dialing, cancelling an attempt under way; a connection already
+   * made is the caller's to close.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#abort.abort();
     clearTimeout(this.#timer);
     this.#wake?.();
     await this.#loop;
@@ -196,19 +236,25 @@ export class Dialer {
     while (!this.#closed) {
       let error: Error | undefined;
       try {
-        const conn = await Deno.connect({
-          hostname: this.#host,
-          port: this.#port,
-        });
+        const conn = await this.#connect();
         if (this.#closed) {
           conn.close();
           return;
         }
-        conn.setNoDelay(true);
-        const handshook = await this.#handler.connected(conn);
-        failures = handshook ? 0 : failures + 1;
+        tune(conn);
+        const after = await this.#handler.connected(conn);
+        if (after === "stop") {
+          this.#handler.stopped(undefined);
+          return;
+        }
+        failures = after === "reset" ? 0 : failures + 1;
       } catch (caught) {
+        if (this.#closed) return;
         error = caught instanceof Error ? caught : new Error(String(caught));
+        if (isPermanent(error)) {
+          this.#handler.stopped(error);
+          return;
+        }
         failures++;
       }
       if (this.#closed) return;
@@ -221,6 +267,35 @@ export class Dialer {
         this.#wake = resolve;
         this.#timer = setTimeout(resolve, delay);
       });
+    }
+  }
+
+  // One attempt, abandoned after the connect timeout or on close().
+  async #connect(): Promise<Deno.TcpConn> {
+    const limit = this.#options.connectTimeout;
+    const attempt = new AbortController();
+    const onClose = () => attempt.abort();
+    this.#abort.signal.addEventListener("abort", onClose);
+    const timer = limit > 0
+      ? setTimeout(
+        () =>
+          attempt.abort(
+            new Deno.errors.TimedOut(
+              `Cannot connect to "${this.endpoint}": no answer within ${limit} ms`,
+            ),
+          ),
+        limit,
+      )
+      : undefined;
+    try {
+      return await Deno.connect({
+        hostname: this.#host,
+        port: this.#port,
+        signal: attempt.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#abort.signal.removeEventListener("abort", onClose);
     }
   }
 }
