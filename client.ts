@@ -18,8 +18,11 @@ import {
   PROMPT,
 } from "./lib/protocol.ts";
 import {
+  DEFAULT_HEARTBEAT,
+  heartbeatOptions,
   parseCommandLine,
   parseEndpointArgument,
+  parseHeartbeat,
   parseInteger,
   printError,
   runMain,
@@ -45,6 +48,9 @@ Options:
                        repeat: requests go round-robin to the servers that are up
   --timeout MS         wait MS milliseconds for each reply (default ${DEFAULT_TIMEOUT})
   --retries N          try each request N times before giving up (default ${DEFAULT_TRIES})
+  --heartbeat MS       PING a server silent for MS milliseconds, and drop the
+                       connection if nothing comes MS after that (default
+                       ${DEFAULT_HEARTBEAT}; 0 turns heartbeats off)
   -v, --verbose        say on stderr which server answered, and each retry
   -h, --help           show this help and exit
   -V, --version        show the version and exit`;
@@ -53,6 +59,7 @@ const OPTIONS = {
   connect: { type: "string", multiple: true },
   timeout: { type: "string" },
   retries: { type: "string" },
+  heartbeat: { type: "string" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -62,6 +69,7 @@ interface Settings {
   endpoints: string[];
   timeout: number;
   tries: number;
+  heartbeat: number;
   verbose: boolean;
 }
 
@@ -92,6 +100,7 @@ function settingsFrom(args: string[]): Settings | "help" | "version" {
     tries: tries === undefined
       ? DEFAULT_TRIES
       : parseInteger(tries, "--retries", 1, 1_000_000),
+    heartbeat: parseHeartbeat(cli.string("heartbeat")),
     verbose: cli.flag("verbose"),
   };
 }
@@ -113,6 +122,7 @@ class LazyPirate {
   #open(): Request {
     const socket = new Request({
       receiveTimeout: this.#settings.timeout,
+      ...heartbeatOptions(this.#settings.heartbeat),
       linger: 0,
     });
     for (const endpoint of this.#settings.endpoints) socket.connect(endpoint);
@@ -157,7 +167,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const interactive = Deno.stdin.isTerminal();
-  const out = new LineWriter(Deno.stdout);
+  // Replies are never dropped: a pipeline that reads slowly holds the
+  // client back (each line is flushed before the next request).
+  const out = new LineWriter(Deno.stdout, { limit: Infinity });
   if (interactive) {
     for (const endpoint of settings.endpoints) {
       const { host, port } = parseEndpoint(endpoint);

@@ -24,10 +24,11 @@ import {
   waitingLine,
 } from "./lib/protocol.ts";
 import {
+  heartbeatOptions,
   parseCommandLine,
   parseEndpointArgument,
+  parseHeartbeat,
   parseInteger,
-  printError,
   runMain,
   UsageError,
   VERSION,
@@ -37,6 +38,7 @@ import {
   isLoopback,
   MessageSizeError,
   parseEndpoint,
+  PeerTimeoutError,
   Reply,
   type SocketEvent,
 } from "./lib/zmtp/mod.ts";
@@ -54,6 +56,9 @@ Options:
   --max-connections N     refuse connections beyond N open at once
   --max-message-size N    drop a peer that sends a message over N octets
                           (default 1048576)
+  --heartbeat MS          PING a peer silent for MS milliseconds, and drop it
+                          if nothing comes MS after that (default 10000;
+                          0 turns heartbeats off)
   -q, --quiet             do not log each request
   -h, --help              show this help and exit
   -V, --version           show the version and exit`;
@@ -63,6 +68,7 @@ const OPTIONS = {
   connect: { type: "string", multiple: true },
   "max-connections": { type: "string" },
   "max-message-size": { type: "string" },
+  heartbeat: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -76,6 +82,7 @@ interface Plan {
   quiet: boolean;
   maxConnections?: number;
   maxMessageSize?: number;
+  heartbeat: number;
 }
 
 function plan(args: string[]): Plan | "help" | "version" {
@@ -118,6 +125,7 @@ function plan(args: string[]): Plan | "help" | "version" {
     quiet: cli.flag("quiet"),
     maxConnections: limit("max-connections"),
     maxMessageSize: limit("max-message-size"),
+    heartbeat: parseHeartbeat(cli.string("heartbeat")),
   };
 }
 
@@ -126,12 +134,12 @@ function checkedEndpoint(endpoint: string) {
 }
 
 // Each kind of trouble is reported once, so a flood cannot flood stderr.
-function noticeOnce(): (event: SocketEvent) => void {
+function noticeOnce(err: LineWriter): (event: SocketEvent) => void {
   const said = new Set<string>();
   const once = (kind: string, text: string) => {
     if (said.has(kind)) return;
     said.add(kind);
-    printError(`server: ${text} (said once)`);
+    err.line(`server: ${text} (said once)`);
   };
   return (event) => {
     if (event.type === "refused") {
@@ -139,15 +147,21 @@ function noticeOnce(): (event: SocketEvent) => void {
         "refused",
         `refusing connections: ${event.reason} (--max-connections)`,
       );
-    } else if (
-      event.type === "disconnected" && event.error instanceof MessageSizeError
-    ) {
-      once(
-        "size",
-        `dropped a peer that sent a message over ${event.error.limit} octets (--max-message-size)`,
-      );
+    } else if (event.type === "disconnected") {
+      if (event.error instanceof MessageSizeError) {
+        once(
+          "size",
+          `dropped a peer that sent a message over ${event.error.limit} octets (--max-message-size)`,
+        );
+      } else if (event.error instanceof PeerTimeoutError) {
+        once(
+          "silent",
+          `dropped a silent peer: ${event.error.message} (--heartbeat)`,
+        );
+      }
     } else if (event.type === "error") {
-      once("error", `a request failed: ${event.error.message}`);
+      const from = event.peer ? ` from ${event.peer.remote}` : "";
+      once("error", `a request${from} failed: ${event.error.message}`);
     }
   };
 }
@@ -159,22 +173,32 @@ async function main(): Promise<number> {
     return 0;
   }
   const { multiplier, quiet } = settings;
+  // Nothing the server prints may stall it: both streams are written
+  // asynchronously, and log lines leave in batches of up to 5 ms (a write
+  // per request would cost more than the request itself). A stdout nobody
+  // reads costs log lines, said once, never replies.
+  const err = new LineWriter(Deno.stderr);
+  const out = new LineWriter(Deno.stdout, {
+    interval: 5,
+    onFirstDrop: () =>
+      err.line(
+        "server: stdout is not being read: dropping log lines until it is (said once)",
+      ),
+  });
   const socket = new Reply({
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
+    ...heartbeatOptions(settings.heartbeat),
     linger: 2000,
-    onEvent: noticeOnce(),
+    onEvent: noticeOnce(err),
   });
-  // Log lines leave in batches of up to 5 ms: a write per request would
-  // cost more than the request itself.
-  const out = new LineWriter(Deno.stdout, { interval: 5 });
   try {
     for (const { endpoint, host } of settings.binds) {
       const bound = await socket.bind(endpoint);
       const { port, host: boundHost } = parseEndpoint(bound);
       out.line(waitingLine(port, host));
       if (!isLoopback(boundHost)) {
-        printError(
+        err.line(
           `server: ${bound} is reachable from the network, and ZMTP's NULL mechanism authenticates no one`,
         );
       }
@@ -191,8 +215,13 @@ async function main(): Promise<number> {
   // signal means the user will not wait: exit at once.
   const stop = () => {
     if (socket.closed) {
-      printError("server: stopping at once, without waiting for replies");
-      Deno.exit(1);
+      void Deno.stderr.write(
+        new TextEncoder().encode(
+          "server: stopping at once, without waiting for replies\n",
+        ),
+      ).catch(() => {});
+      setTimeout(() => Deno.exit(1), 50);
+      return;
     }
     void socket.close();
   };
@@ -200,13 +229,21 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
 
   const empty = new Uint8Array(0);
+  // The request is decoded at once and never kept: no copy needed.
   await socket.serve((parts) => {
     const { request, reply } = answer(parts[0] ?? empty, multiplier);
     if (!quiet) out.line(logLine(request, reply));
     return reply; // text: encoded straight into the write buffer
-  });
+  }, { copy: false });
   await socket.close();
-  await out.flush();
+  // A stdout or stderr nobody reads must not keep a stopped server alive.
+  await out.flush(500);
+  if (out.dropped > 0) {
+    err.line(
+      `server: ${out.dropped} log lines were dropped while stdout was not read`,
+    );
+  }
+  await err.flush(500);
   return 0;
 }
 

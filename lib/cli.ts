@@ -149,6 +149,39 @@ export function parseInteger(
   return value;
 }
 
+/** Heartbeats when `--heartbeat` is not given, in milliseconds. */
+export const DEFAULT_HEARTBEAT = 10_000;
+
+/**
+ * Parses `--heartbeat MS`: 0 turns heartbeats off.
+ *
+ * @param text the option's value, if given
+ * @returns milliseconds
+ * @throws {UsageError} when it is not a whole number of milliseconds
+ */
+export function parseHeartbeat(text: string | undefined): number {
+  return text === undefined
+    ? DEFAULT_HEARTBEAT
+    : parseInteger(text, "--heartbeat", 0, 2 ** 31 - 1);
+}
+
+/**
+ * The socket options `--heartbeat MS` stands for: a PING after MS of
+ * silence, the connection dropped when nothing comes within MS more, and a
+ * TTL of twice MS asked of the peer.
+ */
+export function heartbeatOptions(ms: number): {
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  heartbeatTimeToLive: number;
+} {
+  return {
+    heartbeatInterval: ms,
+    heartbeatTimeout: ms,
+    heartbeatTimeToLive: 2 * ms,
+  };
+}
+
 /**
  * Parses an endpoint given on the command line.
  *

@@ -1,6 +1,8 @@
 /**
- * Batched output: lines collect in memory and leave in one write per batch,
- * so that a busy server logs thousands of requests with few system calls.
+ * Batched output that can never stall its program: lines collect in memory
+ * and leave in one asynchronous write per batch, so a busy server logs
+ * thousands of requests with few system calls, and a reader that stops
+ * reading (a pipe nobody drains) holds up no one.
  *
  * @module
  */
@@ -9,7 +11,6 @@ const encoder = new TextEncoder();
 
 /** Where the lines go; `Deno.stdout` fits. */
 export interface ByteSink {
-  writeSync(bytes: Uint8Array): number;
   write(bytes: Uint8Array): Promise<number>;
 }
 
@@ -22,21 +23,23 @@ export interface LineWriterOptions {
    */
   interval?: number;
   /**
-   * Octets held before a write is forced, whatever the interval.
-   * @default {65536}
+   * Octets held while the sink is slow; lines that would go past this are
+   * dropped and counted.
+   * @default {1048576}
    */
-  bufferSize?: number;
+  limit?: number;
+  /** Called once, when the first line is dropped. */
+  onFirstDrop?: () => void;
 }
 
 /**
- * Writes lines to a sink in order. Each line is encoded at once into a
- * reusable buffer, so its string dies young instead of surviving garbage
- * collections until the batch leaves. A batch is written with one
- * synchronous call, which costs far less than an asynchronous write (Deno
- * hands those to a thread pool); like Python's `print`, it waits when the
- * reader is slow, so nothing piles up and nothing is lost. A non-blocking
- * sink that is full gets the rest asynchronously. If the sink breaks (a
- * closed pipe) further lines are dropped quietly.
+ * Writes lines to a sink in order, asynchronously: the event loop never
+ * waits for the sink, so requests keep being answered and signals handled
+ * while it is slow or stuck. Each line is encoded at once into a buffer, so
+ * its string dies young. While a write is in flight, new lines collect in a
+ * second buffer; at most `limit` octets are held, and lines beyond it are
+ * dropped and counted ({@link dropped}). If the sink breaks (a closed pipe)
+ * further lines are dropped quietly.
  *
  * @example
  * ```ts ignore
@@ -49,27 +52,39 @@ export interface LineWriterOptions {
 export class LineWriter {
   readonly #sink: ByteSink;
   readonly #interval: number;
-  #buffer: Uint8Array;
+  readonly #limit: number;
+  readonly #onFirstDrop: (() => void) | undefined;
+  // Lines collect in #buffer; a write takes it and leaves #spare (the
+  // previous write's buffer) in its place, so the two alternate.
+  #buffer: Uint8Array = new Uint8Array(4096);
+  #spare: Uint8Array | undefined;
   #used = 0;
-  #scheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #scheduled = false;
   #writing: Promise<void> | undefined;
   #broken = false;
+  #dropped = 0;
 
   /**
    * @param sink where the lines go
-   * @param options batching interval and buffer size
+   * @param options batching interval, memory limit, drop notice
    */
   constructor(sink: ByteSink, options: LineWriterOptions = {}) {
     this.#sink = sink;
     this.#interval = options.interval ?? 0;
-    this.#buffer = new Uint8Array(options.bufferSize ?? 65536);
+    this.#limit = options.limit ?? 1024 * 1024;
+    this.#onFirstDrop = options.onFirstDrop;
+  }
+
+  /** Lines dropped because the sink was not keeping up. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Queues text as is, without a newline (a prompt, say). */
   text(text: string): void {
     if (this.#broken) return;
-    this.#append(text);
+    if (!this.#append(text)) return;
     if (this.#scheduled || this.#writing !== undefined) return;
     this.#scheduled = true;
     if (this.#interval > 0) {
@@ -84,26 +99,52 @@ export class LineWriter {
     this.text(text + "\n");
   }
 
-  /** Writes everything queued so far; resolves once it has left. */
-  async flush(): Promise<void> {
-    this.#write();
-    while (this.#writing !== undefined) await this.#writing;
+  /**
+   * Writes everything queued so far; resolves once it has left, or, with
+   * `ms`, after at most that long (a stuck sink is then given up on).
+   */
+  async flush(ms?: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const giveUp = ms === undefined
+      ? undefined
+      : new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+    try {
+      while (!this.#broken && (this.#used > 0 || this.#writing)) {
+        this.#write();
+        const writing = this.#writing!;
+        if (giveUp === undefined) await writing;
+        else if (
+          await Promise.race([
+            writing.then(() => false),
+            giveUp.then(() => true),
+          ])
+        ) return;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ASCII, nearly every log line, is copied code unit by code unit; other
-  // text goes through the encoder. A full buffer is written out first.
-  #append(text: string): void {
+  // text goes through the encoder. Returns false when the line was dropped.
+  #append(text: string): boolean {
     let ascii = true;
     for (let i = 0; i < text.length && ascii; i++) {
       ascii = text.charCodeAt(i) < 0x80;
     }
     const bytes = ascii ? undefined : encoder.encode(text);
     const size = bytes === undefined ? text.length : bytes.length;
-    if (this.#used + size > this.#buffer.length) {
-      this.#write();
-      if (this.#used + size > this.#buffer.length) {
-        this.#buffer = grow(this.#buffer, this.#used + size);
+    const needed = this.#used + size;
+    if (needed > this.#buffer.length) {
+      if (needed > this.#limit) {
+        if (this.#dropped++ === 0) this.#onFirstDrop?.();
+        return false;
       }
+      const bigger = new Uint8Array(
+        Math.min(this.#limit, Math.max(needed, this.#buffer.length * 2)),
+      );
+      bigger.set(this.#buffer.subarray(0, this.#used));
+      this.#buffer = bigger;
     }
     const buffer = this.#buffer;
     if (bytes !== undefined) {
@@ -113,40 +154,29 @@ export class LineWriter {
         buffer[this.#used + i] = text.charCodeAt(i);
       }
     }
-    this.#used += size;
+    this.#used = needed;
+    return true;
   }
 
   readonly #write = (): void => {
     clearTimeout(this.#timer);
     this.#scheduled = false;
-    // During an asynchronous write the rest waits for it to end, in order.
     if (this.#used === 0 || this.#broken || this.#writing) return;
     const bytes = this.#buffer.subarray(0, this.#used);
-    let written = 0;
-    try {
-      while (written < bytes.length) {
-        written += this.#sink.writeSync(bytes.subarray(written));
+    this.#buffer = this.#spare ?? new Uint8Array(this.#buffer.length);
+    this.#spare = undefined;
+    this.#used = 0;
+    this.#writing = this.#writeAll(bytes).finally(() => {
+      this.#writing = undefined;
+      // The buffer comes back for the next round, unless a burst grew it.
+      if (bytes.buffer.byteLength <= 65536) {
+        this.#spare = new Uint8Array(bytes.buffer);
       }
-      this.#used = 0;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.WouldBlock)) {
-        this.#broken = true;
-        this.#used = 0;
-        return;
-      }
-      // The asynchronous write takes the rest with it; lines that come
-      // meanwhile start a new buffer.
-      const rest = bytes.subarray(written);
-      this.#buffer = new Uint8Array(this.#buffer.length);
-      this.#used = 0;
-      this.#writing = this.#writeAsync(rest).finally(() => {
-        this.#writing = undefined;
-        this.#write();
-      });
-    }
+      if (this.#used > 0) this.#write();
+    });
   };
 
-  async #writeAsync(bytes: Uint8Array): Promise<void> {
+  async #writeAll(bytes: Uint8Array): Promise<void> {
     try {
       let written = 0;
       while (written < bytes.length) {
@@ -157,10 +187,4 @@ export class LineWriter {
       this.#used = 0;
     }
   }
-}
-
-function grow(buffer: Uint8Array, size: number): Uint8Array {
-  const bigger = new Uint8Array(Math.max(size, buffer.length * 2));
-  bigger.set(buffer);
-  return bigger;
 }

@@ -1,7 +1,9 @@
 /**
- * Message frames to whole messages: collects frames until one lacks MORE,
- * enforces the size and part limits, and hands each message out in memory
- * of its own.
+ * Message frames to whole messages: collects frames until one lacks MORE and
+ * enforces the size and part limits. Frames stay where the decoder put
+ * them (small ones in slabs shared by all connections); {@link ownParts}
+ * gives a message memory of its own where the sockets hand it to the
+ * application.
  *
  * @module
  */
@@ -13,13 +15,14 @@ import { MORE } from "./frame.ts";
 export const MAX_MESSAGE_PARTS = 64;
 
 /**
- * Gives a whole message memory of its own. Frame bodies may be views into
- * buffers the decoder shares between connections (its slabs); a message
- * handed to the application must not be: its `buffer` would show another
- * peer's bytes, and transferring it would detach theirs. So every part that
- * is a view into a larger buffer is copied into one new buffer for the
- * whole message (one allocation per message, however many parts); parts
- * that already own their buffer (large bodies) stay as they are.
+ * Gives a message memory of its own, for the application. Frame bodies may
+ * be views into buffers the decoder shares between connections (its slabs);
+ * a message handed to the application must not be: its `buffer` would show
+ * another peer's bytes, and transferring it would detach theirs. So every non-empty
+ * part that is a view into a larger buffer is copied into one new buffer for
+ * the whole message (one allocation per message, however many parts); parts
+ * that already own their buffer (large bodies) stay as they are, and so do
+ * empty parts, whose buffer holds nothing.
  *
  * @param parts the message's frames; replaced in place
  * @returns the same array
@@ -27,30 +30,43 @@ export const MAX_MESSAGE_PARTS = 64;
 export function ownParts(parts: Uint8Array[]): Uint8Array[] {
   let shared = 0;
   let views = 0;
+  let last = 0;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
-    if (part.byteLength !== part.buffer.byteLength || part.byteLength === 0) {
+    if (part.byteLength !== part.buffer.byteLength && part.byteLength > 0) {
       shared += part.byteLength;
       views++;
+      last = i;
     }
   }
   if (views === 0) return parts;
   const own = new Uint8Array(shared);
+  if (views === 1) {
+    // The common case, a delimiter and one body: no view needed.
+    copyInto(parts[last], own, 0);
+    parts[last] = own;
+    return parts;
+  }
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
-    if (part.byteLength !== part.buffer.byteLength || part.byteLength === 0) {
-      const size = part.byteLength;
-      if (size <= 16) {
-        for (let j = 0; j < size; j++) own[at + j] = part[j];
-      } else {
-        own.set(part, at);
-      }
-      parts[i] = own.subarray(at, at + size);
-      at += size;
+    if (part.byteLength !== part.buffer.byteLength && part.byteLength > 0) {
+      copyInto(part, own, at);
+      parts[i] = own.subarray(at, at + part.byteLength);
+      at += part.byteLength;
     }
   }
   return parts;
+}
+
+// Short copies by hand: set() costs more than the loop below 16 octets.
+function copyInto(part: Uint8Array, target: Uint8Array, at: number): void {
+  const size = part.byteLength;
+  if (size <= 16) {
+    for (let j = 0; j < size; j++) target[at + j] = part[j];
+  } else {
+    target.set(part, at);
+  }
 }
 
 /** Receives whole messages from a {@link MessageAssembler}. */
@@ -58,7 +74,7 @@ export interface MessageSink {
   /**
    * A whole message arrived.
    *
-   * @param parts its frames, in memory the receiver owns
+   * @param parts its frames; small ones may be views into shared slabs
    * @param size the octets of all bodies together
    */
   message(parts: Uint8Array[], size: number): void;
@@ -131,6 +147,6 @@ export class MessageAssembler {
     this.#first = undefined;
     this.#parts = undefined;
     this.#size = 0;
-    sink.message(ownParts(parts), size);
+    sink.message(parts, size);
   }
 }

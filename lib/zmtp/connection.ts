@@ -70,6 +70,8 @@ export interface ConnectionHandler extends MessageSink {
   readonly hasOutbound: boolean;
   /** Takes the next message to write. */
   nextOutbound(): Part[] | undefined;
+  /** Its size as NULL encodes it (see `encodedSize`). */
+  readonly outboundSize: number;
 }
 
 /** Command bodies (READY with its metadata, PING) stay small; this bounds them. */
@@ -527,10 +529,13 @@ export class Connection implements FrameSink {
     this.#clearControl();
     const traffic = this.#stage === Stage.Traffic && !this.#closeAfterFlush;
     while (traffic && offset < BATCH_MAX) {
-      const message = this.#carry ?? this.#handler.nextOutbound();
-      this.#carry = undefined;
+      const carried = this.#carry;
+      const message = carried ?? this.#handler.nextOutbound();
       if (message === undefined) break;
-      const size = this.#wireSize(message);
+      this.#carry = undefined;
+      const size = this.#transparent && carried === undefined
+        ? this.#handler.outboundSize
+        : this.#wireSize(message);
       if (offset > 0 && offset + size > BATCH_MAX) {
         this.#carry = message;
         break;

@@ -21,12 +21,14 @@
  * @module
  */
 
-export { Reply, type RequestHandler } from "./rep.ts";
+export { Reply, type RequestHandler, type ServeOptions } from "./rep.ts";
 export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
 export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
+export { HandshakeRefusedError } from "./mechanism.ts";
 export {
   MessageSizeError,
+  PeerTimeoutError,
   ProtocolError,
   SocketError,
   type SocketErrorCode,

@@ -65,6 +65,8 @@ export class Pipe implements ConnectionHandler {
   readonly #outbound = new Queue<Part[]>();
   readonly #outboundSizes = new Queue<number>();
   #outboundBytes = 0;
+  /** The encoded size of the message {@link nextOutbound} returned last. */
+  outboundSize = 0;
   #wasReady = false;
   #closed = false;
   #closeError: Error | undefined;
@@ -168,7 +170,9 @@ export class Pipe implements ConnectionHandler {
   nextOutbound(): Part[] | undefined {
     const message = this.#outbound.shift();
     if (message === undefined) return undefined;
-    this.#outboundBytes -= this.#outboundSizes.shift()!;
+    const size = this.#outboundSizes.shift()!;
+    this.outboundSize = size;
+    this.#outboundBytes -= size;
     this.connection.roomMade();
     return message;
   }

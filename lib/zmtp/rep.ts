@@ -7,6 +7,7 @@
  */
 
 import { SocketError } from "./errors.ts";
+import { ownParts } from "./assembler.ts";
 import { FairQueue } from "./fair_queue.ts";
 import { EMPTY, type Part } from "./frame.ts";
 import type { PeerInfo, Pipe } from "./pipe.ts";
@@ -53,6 +54,20 @@ export type RequestHandler = (
   peer: PeerInfo,
 ) => MessageLike | Promise<MessageLike>;
 
+/** Options of {@link Reply.serve}. */
+export interface ServeOptions {
+  /**
+   * Whether each request's frames are copied into memory the handler owns.
+   * With `false` they are views into buffers the engine shares between
+   * connections: the handler may read them while it runs, but must not keep
+   * them, read their `buffer`, or transfer them. That saves an allocation
+   * per request (about 1 us under Deno), for handlers that decode the
+   * request at once, as `server.ts` does.
+   * @default {true}
+   */
+  copy?: boolean;
+}
+
 /**
  * A REP socket.
  *
@@ -69,6 +84,7 @@ export class Reply extends SocketBase {
   #request: { pipe: Pipe; envelope: Uint8Array[] } | undefined;
   #receiver: Waiter<Uint8Array[]> | undefined;
   #handler: RequestHandler | undefined;
+  #copy = true;
   #servingDone: (() => void) | undefined;
   // Pipes whose handler result is still a pending promise: their next
   // request waits, so replies leave each peer in the order requests came.
@@ -148,16 +164,18 @@ export class Reply extends SocketBase {
    * returns a value (not a promise) replies in the same task, with no queue.
    *
    * @param handler computes each reply
+   * @param options whether requests are copied for the handler
    * @returns resolves when the socket has closed (see `close()`)
    * @throws {SocketError} `EBUSY` when `receive()` or `serve()` is in use
    */
-  serve(handler: RequestHandler): Promise<void> {
+  serve(handler: RequestHandler, options: ServeOptions = {}): Promise<void> {
     try {
       this.#assertFree("serve");
     } catch (error) {
       return Promise.reject(error);
     }
     this.#handler = handler;
+    this.#copy = options.copy ?? true;
     const serving = new Promise<void>((resolve) => this.#servingDone = resolve);
     for (const pipe of this.pipes) this.#serveFrom(pipe);
     return serving;
@@ -225,7 +243,7 @@ export class Reply extends SocketBase {
       const envelope = takeEnvelope(next.message);
       if (envelope === undefined || next.message.length === 0) continue;
       this.#request = { pipe: next.pipe, envelope };
-      return next.message;
+      return ownParts(next.message);
     }
     return undefined;
   }
@@ -241,7 +259,7 @@ export class Reply extends SocketBase {
       if (envelope === undefined || message.length === 0) continue;
       let result: MessageLike | Promise<MessageLike>;
       try {
-        result = handler(message, pipe.peer);
+        result = handler(this.#copy ? ownParts(message) : message, pipe.peer);
       } catch (error) {
         this.#failed(pipe, error);
         continue;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ownParts } from "./assembler.ts";
 import { SocketError } from "./errors.ts";
 import { EMPTY, type Part } from "./frame.ts";
 import { LoadBalancer } from "./load_balancer.ts";
@@ -202,7 +203,7 @@ export class Request extends SocketBase {
         continue;
       }
       this.#lastPeer = pipe.endpoint;
-      this.#settle(message.slice(at + 1));
+      this.#settle(ownParts(message.slice(at + 1)));
     }
   }
 
