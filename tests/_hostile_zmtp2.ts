@@ -12,6 +12,9 @@
  * identity's length plus one there (00 .. 00 01), for ZMTP/1.0 peers, and
  * ignore those octets when reading.
  *
+ * Not for JeroMQ 0.3.6 peers: it trusts a LONG frame's size and allocates it
+ * on its one I/O thread, so one oversized frame wedges the whole process.
+ *
  * @module
  */
 
