@@ -133,7 +133,6 @@ Deno.test("server.ts survives hostile ZMTP/2.0 input and answers client.ts after
 Deno.test({
   name:
     "server.ts survives hostile ZMTP/2.0 input and answers a JeroMQ REQ after",
-  ignore: true, // enabled when the engine speaks ZMTP/2.0
   async fn() {
     requireJeromq();
     await using ours = await startServer(["2", "0", "--quiet"]);

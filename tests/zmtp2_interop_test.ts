@@ -177,7 +177,6 @@ Deno.test("a JeroMQ REQ (ZMTP/2.0) gets multiply_server.py's exact replies: libz
 Deno.test({
   name:
     "a JeroMQ REQ (ZMTP/2.0) gets server.ts's exact replies, logged as multiply_server.py logs them",
-  ignore: true, // enabled when the engine speaks ZMTP/2.0
   async fn() {
     requireJeromq();
     const port = freePort();
@@ -234,7 +233,6 @@ Deno.test("multiply_client.py gets a JeroMQ REP's replies, the same as multiply_
 
 Deno.test({
   name: "client.ts gets a JeroMQ REP's exact replies (ZMTP/2.0)",
-  ignore: true, // enabled when the engine speaks ZMTP/2.0
   async fn() {
     requireJeromq();
     await using rep = await startJeromqRep(2);
@@ -310,7 +308,6 @@ Deno.test("JeroMQ REQs (ZMTP/2.0) and client.ts (3.1) at once on one multiply_se
 
 Deno.test({
   name: "JeroMQ REQs (ZMTP/2.0) and client.ts (3.1) at once on one server.ts",
-  ignore: true, // enabled when the engine speaks ZMTP/2.0
   async fn() {
     requireJeromq();
     await using ours = await startServer(["3", "0"]);
@@ -429,7 +426,6 @@ Deno.test("pyzmq REPs behind a JeroMQ ROUTER/DEALER proxy answer a JeroMQ REQ an
 Deno.test({
   name:
     "server.ts behind a JeroMQ ROUTER/DEALER proxy (ZMTP/2.0) answers client.ts and a JeroMQ REQ",
-  ignore: true, // enabled when the engine speaks ZMTP/2.0
   async fn() {
     requireJeromq();
     await behindAProxy(startJeromqProxy, "server.ts", ["client.ts", "jeromq"]);
