@@ -4,13 +4,31 @@ import { Proc, PYTHON, ROOT } from "./_process.ts";
 const DENO = Deno.execPath();
 
 // `deno task keygen ARGS` run from `cwd`, as a user in that directory would.
+// INIT_CWD is removed from the environment: deno task keeps one already set,
+// and `deno task test` has set it to the repository.
 async function keygen(cwd: string, ...args: string[]) {
-  await using proc = new Proc(
-    DENO,
-    ["task", "--quiet", "--config", `${ROOT}deno.json`, "keygen", ...args],
-    { cwd },
-  );
-  return await proc.finish();
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  const { code, stdout, stderr } = await new Deno.Command(DENO, {
+    args: [
+      "task",
+      "--quiet",
+      "--config",
+      `${ROOT}deno.json`,
+      "keygen",
+      ...args,
+    ],
+    cwd,
+    env,
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
 }
 
 Deno.test("deno task keygen NAME writes certificates under the caller's directory that pyzmq loads", async () => {
