@@ -40,7 +40,9 @@ export class CurveDriver {
   });
   // Frames the peer sent after the handshake: outer (MESSAGE) and inner.
   readonly outer: Received[] = [];
+  // Inner frames: message frames and commands apart.
   readonly #inbox: Received[] = [];
+  readonly #commands: Received[] = [];
   #outgoing: Uint8Array[] = [];
   readonly #buffer = new Uint8Array(65536);
 
@@ -117,16 +119,22 @@ export class CurveDriver {
     await this.#write(bytes);
   }
 
-  /** Receives one whole message (inner command frames are skipped). */
+  /** Receives the next command the peer boxed (PING, say), as a frame. */
+  async receiveCommand(ms = 10_000): Promise<Received> {
+    const take = async () => {
+      while (this.#commands.length === 0) this.#push(await this.#read());
+      return this.#commands.shift()!;
+    };
+    return await within(take(), ms, "CURVE receive");
+  }
+
+  /** Receives one whole message. */
   async receive(ms = 10_000): Promise<Uint8Array[]> {
     const take = async () => {
       while (true) {
         const end = this.#inbox.findIndex((frame) => !(frame.flags & MORE));
         if (end >= 0) {
-          const frames = this.#inbox.splice(0, end + 1);
-          return frames.filter((frame) => !(frame.flags & COMMAND)).map((
-            frame,
-          ) => frame.body);
+          return this.#inbox.splice(0, end + 1).map((frame) => frame.body);
         }
         this.#push(await this.#read());
       }
@@ -156,7 +164,10 @@ export class CurveDriver {
         this.outer.push({ flags, body: body.slice() });
         mechanism.decodeFrame(flags, body, {
           frame: (inner, part) =>
-            this.#inbox.push({ flags: inner, body: part }),
+            (inner & COMMAND ? this.#commands : this.#inbox).push({
+              flags: inner,
+              body: part,
+            }),
         });
       },
     });

@@ -12,6 +12,7 @@ import {
   writeCertificate,
 } from "../lib/zmtp/curve_keys.ts";
 import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
+import { COMMAND, parseCommand } from "../lib/zmtp/frame.ts";
 import { CurveDriver } from "./_curve_driver.ts";
 import { Proc, PYTHON, ROOT, within } from "./_process.ts";
 
@@ -34,6 +35,7 @@ Deno.test("CurveMechanism client speaks with a pyzmq CURVE REP server behind a Z
       REP_PEER,
       `${dir}/server.key_secret`,
       `${dir}/allowed`,
+      "100", // heartbeat: PING every 100 ms
     ]);
     const port = Number((await peer.waitFor(/port (\d+)/))[1]);
 
@@ -65,6 +67,12 @@ Deno.test("CurveMechanism client speaks with a pyzmq CURVE REP server behind a Z
       // Its short nonces count on from READY's 1.
       assert.deepEqual(driver.outer.map(shortNonce), [2n, 3n]);
       await peer.waitFor(/event HANDSHAKE_SUCCEEDED/);
+      // libzmq boxes its heartbeat too: a MESSAGE with outer flags 0 whose
+      // flags octet says COMMAND (0x02), holding PING.
+      const ping = await driver.receiveCommand();
+      assert.equal(ping.flags, COMMAND);
+      assert.equal(parseCommand(ping.body).name, "PING");
+      assert.equal(driver.outer.at(-1)!.flags, 0);
     } finally {
       driver.close();
     }

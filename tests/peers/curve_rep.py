@@ -1,11 +1,12 @@
 """A CURVE REP server on libzmq (pyzmq), admitting only the client keys in
 a directory through zmq.auth's ThreadAuthenticator (ZAP).
 
-    curve_rep.py SERVER_KEY_SECRET_FILE ALLOWED_CLIENTS_DIR
+    curve_rep.py SERVER_KEY_SECRET_FILE ALLOWED_CLIENTS_DIR [HEARTBEAT_MS]
 
 Binds a random port on 127.0.0.1 and prints "port N". Answers each request
 with the number times 2 ("100" -> "200.0") until killed, and prints
-"event NAME VALUE" for each handshake event its monitor sees.
+"event NAME VALUE" for each handshake event its monitor sees. With
+HEARTBEAT_MS it sends ZMTP PING commands that often.
 """
 import sys
 import threading
@@ -27,6 +28,8 @@ server.curve_publickey = public
 server.curve_secretkey = secret
 server.curve_server = True
 server.linger = 0
+if len(sys.argv) > 3:
+    server.heartbeat_ivl = int(sys.argv[3])
 monitor = server.get_monitor_socket(
     zmq.EVENT_HANDSHAKE_SUCCEEDED
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
