@@ -35,7 +35,16 @@ import {
 } from "./lib/cli.ts";
 import { LineWriter } from "./lib/line_writer.ts";
 import {
+  AllowList,
+  type KeyPair,
+  readPublicKey,
+  readSecretCertificate,
+} from "./lib/security.ts";
+import { encodeZ85Key } from "./lib/zmtp/z85.ts";
+import {
+  CurveAuthorizationError,
   isLoopback,
+  MechanismMismatchError,
   MessageSizeError,
   parseEndpoint,
   PeerTimeoutError,
@@ -59,6 +68,12 @@ Options:
   --heartbeat MS          PING a peer silent for MS milliseconds, and drop it
                           if nothing comes MS after that (default 10000;
                           0 turns heartbeats off)
+  --curve-key FILE        encrypt with CURVE on every endpoint bound, with
+                          the server's certificate FILE (NAME.key_secret)
+  --curve-allow DIR       admit only clients whose public key is in one of
+                          DIR's .key files (read again on SIGHUP)
+  --curve-server-key KEY  connect to a broker's CURVE backend (KEY: its public
+                          key in Z85, or the path of its NAME.key)
   -q, --quiet             do not log each request
   -h, --help              show this help and exit
   -V, --version           show the version and exit`;
@@ -69,6 +84,9 @@ const OPTIONS = {
   "max-connections": { type: "string" },
   "max-message-size": { type: "string" },
   heartbeat: { type: "string" },
+  "curve-key": { type: "string" },
+  "curve-allow": { type: "string" },
+  "curve-server-key": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -83,6 +101,9 @@ interface Plan {
   maxConnections?: number;
   maxMessageSize?: number;
   heartbeat: number;
+  curveKey?: string;
+  curveAllow?: string;
+  curveServerKey?: string;
 }
 
 function plan(args: string[]): Plan | "help" | "version" {
@@ -126,21 +147,80 @@ function plan(args: string[]): Plan | "help" | "version" {
     maxConnections: limit("max-connections"),
     maxMessageSize: limit("max-message-size"),
     heartbeat: parseHeartbeat(cli.string("heartbeat")),
+    ...curvePlan(
+      cli.string("curve-key"),
+      cli.string("curve-allow"),
+      cli.string("curve-server-key"),
+      binds.length,
+      connects.length,
+    ),
   };
+}
+
+// The CURVE options, checked against each other and the endpoints.
+function curvePlan(
+  curveKey: string | undefined,
+  curveAllow: string | undefined,
+  curveServerKey: string | undefined,
+  binds: number,
+  connects: number,
+): Pick<Plan, "curveKey" | "curveAllow" | "curveServerKey"> {
+  if (curveAllow !== undefined && curveKey === undefined) {
+    throw new UsageError(
+      "--curve-allow needs --curve-key: only a CURVE server can check its clients' keys",
+    );
+  }
+  if (curveServerKey !== undefined && connects === 0) {
+    throw new UsageError(
+      "--curve-server-key is the key of a broker given with --connect, and there is none",
+    );
+  }
+  if (curveKey !== undefined && binds === 0 && curveServerKey === undefined) {
+    throw new UsageError(
+      "--curve-key: nothing is bound, and --connect needs --curve-server-key for CURVE",
+    );
+  }
+  return { curveKey, curveAllow, curveServerKey };
 }
 
 function checkedEndpoint(endpoint: string) {
   return { endpoint, ...parseEndpointArgument(endpoint) };
 }
 
-// Each kind of trouble is reported once, so a flood cannot flood stderr.
-function noticeOnce(err: LineWriter): (event: SocketEvent) => void {
+/** The CURVE settings, read from their files. */
+interface Security {
+  keyPair?: KeyPair;
+  allow?: AllowList;
+  serverKey?: Uint8Array;
+}
+
+async function loadSecurity(settings: Plan): Promise<Security> {
+  return {
+    keyPair: settings.curveKey === undefined
+      ? undefined
+      : await readSecretCertificate(settings.curveKey, "--curve-key"),
+    allow: settings.curveAllow === undefined
+      ? undefined
+      : await AllowList.load(settings.curveAllow),
+    serverKey: settings.curveServerKey === undefined
+      ? undefined
+      : await readPublicKey(settings.curveServerKey, "--curve-server-key"),
+  };
+}
+
+// Each kind of trouble is reported once, so a flood cannot flood stderr;
+// refused CURVE keys once each, up to a bound.
+function noticeOnce(
+  err: LineWriter,
+  allow: AllowList | undefined,
+): (event: SocketEvent) => void {
   const said = new Set<string>();
-  const once = (kind: string, text: string) => {
+  const once = (kind: string, text: string, what = "said once") => {
     if (said.has(kind)) return;
     said.add(kind);
-    err.line(`server: ${text} (said once)`);
+    err.line(`server: ${text} (${what})`);
   };
+  let keysSaid = 0;
   return (event) => {
     if (event.type === "refused") {
       once(
@@ -148,15 +228,31 @@ function noticeOnce(err: LineWriter): (event: SocketEvent) => void {
         `refusing connections: ${event.reason} (--max-connections)`,
       );
     } else if (event.type === "disconnected") {
-      if (event.error instanceof MessageSizeError) {
+      const error = event.error;
+      if (error instanceof MessageSizeError) {
         once(
           "size",
-          `dropped a peer that sent a message over ${event.error.limit} octets (--max-message-size)`,
+          `dropped a peer that sent a message over ${error.limit} octets (--max-message-size)`,
         );
-      } else if (event.error instanceof PeerTimeoutError) {
+      } else if (error instanceof PeerTimeoutError) {
+        once("silent", `dropped a silent peer: ${error.message} (--heartbeat)`);
+      } else if (error instanceof CurveAuthorizationError) {
+        if (said.has(error.publicKey) || keysSaid === MAX_KEYS_SAID) return;
+        keysSaid++;
+        const where = allow === undefined ? "" : `: not in ${allow.directory}`;
         once(
-          "silent",
-          `dropped a silent peer: ${event.error.message} (--heartbeat)`,
+          error.publicKey,
+          `refused the client key ${error.publicKey}${where}`,
+          keysSaid === MAX_KEYS_SAID
+            ? "said once per key; no more keys will be named"
+            : "said once per key",
+        );
+      } else if (error instanceof MechanismMismatchError) {
+        once(
+          `mechanism ${error.offered}`,
+          error.offered === "ZMTP/2.0"
+            ? `refused a ZMTP/2.0 peer from ${event.remote}: ZMTP/2.0 cannot carry CURVE`
+            : `refused a peer from ${event.remote} that asks for ${error.offered}; this server requires ${error.required}`,
         );
       }
     } else if (event.type === "error") {
@@ -166,6 +262,10 @@ function noticeOnce(err: LineWriter): (event: SocketEvent) => void {
   };
 }
 
+// Unknown client keys named on stderr before the server stops naming them:
+// each costs a line, and a hostile client can make up keys for ever.
+const MAX_KEYS_SAID = 100;
+
 async function main(): Promise<number> {
   const settings = plan(Deno.args);
   if (settings === "help" || settings === "version") {
@@ -173,6 +273,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { multiplier, quiet } = settings;
+  const security = await loadSecurity(settings);
   // Nothing the server prints may stall it: both streams are written
   // asynchronously, and log lines leave in batches of up to 5 ms (a write
   // per request would cost more than the request itself). A stdout nobody
@@ -185,36 +286,74 @@ async function main(): Promise<number> {
         "server: stdout is not being read: dropping log lines until it is (said once)",
       ),
   });
-  const socket = new Reply({
+  const common = {
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
     ...heartbeatOptions(settings.heartbeat),
     linger: 2000,
-    onEvent: noticeOnce(err),
-  });
+    onEvent: noticeOnce(err, security.allow),
+  };
+  // Endpoints bound serve clients: as a CURVE server with --curve-key.
+  // Brokers connected to are served as a CURVE client with
+  // --curve-server-key, presenting the same certificate. A socket has one
+  // mechanism, so the two get a socket each when they differ.
+  const { keyPair, allow, serverKey } = security;
+  const bindSocket = new Reply(
+    keyPair === undefined ? common : {
+      ...common,
+      curveServer: true,
+      curvePublicKey: keyPair.publicKey,
+      curveSecretKey: keyPair.secretKey,
+      curveAuthorize: allow?.admits,
+    },
+  );
+  const connectSocket = serverKey === undefined && keyPair === undefined
+    ? bindSocket
+    : new Reply(
+      serverKey === undefined ? common : {
+        ...common,
+        curveServerKey: serverKey,
+        curvePublicKey: keyPair?.publicKey,
+        curveSecretKey: keyPair?.secretKey,
+      },
+    );
+  const sockets = [...new Set([bindSocket, connectSocket])];
+  const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
   try {
     for (const { endpoint, host } of settings.binds) {
-      const bound = await socket.bind(endpoint);
+      const bound = await bindSocket.bind(endpoint);
       const { port, host: boundHost } = parseEndpoint(bound);
       out.line(waitingLine(port, host));
       if (!isLoopback(boundHost)) {
         err.line(
-          `server: ${bound} is reachable from the network, and ZMTP's NULL mechanism authenticates no one`,
+          `server: ${bound} is reachable from the network; ${
+            keyPair === undefined
+              ? "ZMTP's NULL mechanism encrypts nothing and authenticates no one (see --curve-key)"
+              : `CURVE encrypts every request, and admits ${
+                allow === undefined
+                  ? "any client that knows the server's public key"
+                  : `only the ${allow.size} client keys in ${allow.directory}`
+              }`
+          }`,
         );
       }
     }
   } catch (error) {
-    await socket.close();
+    await closeAll();
     throw error;
   }
+  if (keyPair !== undefined) {
+    err.line(`server: CURVE public key ${encodeZ85Key(keyPair.publicKey)}`);
+  }
   for (const endpoint of settings.connects) {
-    socket.connect(endpoint);
+    connectSocket.connect(endpoint);
     out.line(`Taking requests from '${endpoint}'.`);
   }
   // Stop accepting, answer what has been received, close, exit 0. A second
   // signal means the user will not wait: exit at once.
+  let stopping = false;
   const stop = () => {
-    if (socket.closed) {
+    if (stopping) {
       void Deno.stderr.write(
         new TextEncoder().encode(
           "server: stopping at once, without waiting for replies\n",
@@ -223,19 +362,37 @@ async function main(): Promise<number> {
       setTimeout(() => Deno.exit(1), 50);
       return;
     }
-    void socket.close();
+    stopping = true;
+    void closeAll();
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  if (allow !== undefined) {
+    Deno.addSignalListener("SIGHUP", () => {
+      allow.reload().then(
+        () =>
+          err.line(
+            `server: re-read ${allow.directory}: ${allow.size} client keys admitted`,
+          ),
+        (error) =>
+          err.line(
+            `server: ${error.message}; the previous ${allow.size} keys stay admitted`,
+          ),
+      );
+    });
+  }
 
   const empty = new Uint8Array(0);
   // The request is decoded at once and never kept: no copy needed.
-  await socket.serve((parts) => {
+  const handler = (parts: Uint8Array[]) => {
     const { request, reply } = answer(parts[0] ?? empty, multiplier);
     if (!quiet) out.line(logLine(request, reply));
     return reply; // text: encoded straight into the write buffer
-  }, { copy: false });
-  await socket.close();
+  };
+  await Promise.all(
+    sockets.map((socket) => socket.serve(handler, { copy: false })),
+  );
+  await closeAll();
   // A stdout or stderr nobody reads must not keep a stopped server alive.
   await out.flush(500);
   if (out.dropped > 0) {

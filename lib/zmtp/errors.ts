@@ -94,3 +94,29 @@ export class PeerTimeoutError extends Error {
     this.name = "PeerTimeoutError";
   }
 }
+
+/**
+ * The peer wants a security mechanism other than ours (NULL against CURVE),
+ * or speaks ZMTP/2.0, which carries only NULL. Its connection is closed.
+ */
+export class MechanismMismatchError extends ProtocolError {
+  /** What the peer offered: a mechanism name, or `ZMTP/2.0`. */
+  readonly offered: string;
+  /** Our mechanism. */
+  readonly required: string;
+
+  /**
+   * @param offered the peer's mechanism, or `ZMTP/2.0`
+   * @param required ours
+   */
+  constructor(offered: string, required: string) {
+    super(
+      offered === "ZMTP/2.0"
+        ? `Peer speaks ZMTP/2.0, which cannot carry the ${required} mechanism`
+        : `Peer asks for the ${offered} mechanism, and this socket uses ${required}`,
+    );
+    this.name = "MechanismMismatchError";
+    this.offered = offered;
+    this.required = required;
+  }
+}

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { MechanismMismatchError, ProtocolError } from "./errors.ts";
 import { MORE, parseCommand } from "./frame.ts";
 import {
   checkSignature,
@@ -148,9 +148,7 @@ export class Handshake {
     const { mechanism } = this;
     if (this.#received[VERSION_OFFSET] === ZMTP_2_REVISION) {
       if (mechanism.name !== "NULL") {
-        throw new ProtocolError(
-          `Peer speaks ZMTP/2.0, which cannot carry the ${mechanism.name} mechanism`,
-        );
+        throw new MechanismMismatchError("ZMTP/2.0", mechanism.name);
       }
       this.#version = 2;
       this.#need = V2_GREETING_SIZE;
@@ -179,9 +177,7 @@ export class Handshake {
     const greeting = parseGreeting(this.#received);
     this.#minor = greeting.major > 3 ? 1 : greeting.minor;
     if (greeting.mechanism !== this.mechanism.name) {
-      throw new ProtocolError(
-        `Peer asks for the ${greeting.mechanism} mechanism, and this socket uses ${this.mechanism.name}`,
-      );
+      throw new MechanismMismatchError(greeting.mechanism, this.mechanism.name);
     }
   }
 

@@ -26,7 +26,9 @@ export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
 export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
 export { HandshakeRefusedError } from "./mechanism.ts";
+export { CurveAuthorizationError } from "./curve_mechanism.ts";
 export {
+  MechanismMismatchError,
   MessageSizeError,
   PeerTimeoutError,
   ProtocolError,

@@ -17,6 +17,9 @@ import {
   type SocketType,
 } from "./mechanism.ts";
 import { NullMechanism } from "./null_mechanism.ts";
+import { createCurveFactory } from "./curve_mechanism.ts";
+import { generateKeyPair } from "./curve_keys.ts";
+import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
 
@@ -123,6 +126,28 @@ export interface SocketOptions {
   /** The identity announced to peers (REQ only; useful with ROUTER peers). */
   routingId?: string | Uint8Array;
   /**
+   * Be a CURVE server (RFC 26): every connection is encrypted, and clients
+   * must know our public key. Needs `curvePublicKey` and `curveSecretKey`.
+   * @default {false}
+   */
+  curveServer?: boolean;
+  /** Our CURVE public key, Z85 text or 32 octets. */
+  curvePublicKey?: string | Uint8Array;
+  /** Our CURVE secret key, Z85 text or 32 octets. */
+  curveSecretKey?: string | Uint8Array;
+  /**
+   * Be a CURVE client of the server with this public key (Z85 text or 32
+   * octets). Our own key pair is `curvePublicKey`/`curveSecretKey`, or a
+   * fresh one when they are not given.
+   */
+  curveServerKey?: string | Uint8Array;
+  /**
+   * CURVE server: whether a client's public key (Z85) may connect; a client
+   * refused gets ERROR "400", as from libzmq's ZAP. Every client that knows
+   * our public key is admitted when this is not set.
+   */
+  curveAuthorize?: (publicKey: string) => boolean;
+  /**
    * The most connections open at once; further ones are closed as they
    * arrive, with a `refused` event.
    * @default {Infinity}
@@ -132,7 +157,18 @@ export interface SocketOptions {
   onEvent?: (event: SocketEvent) => void;
 }
 
-type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "onEvent">>;
+type ResolvedOptions = Required<
+  Omit<
+    SocketOptions,
+    | "routingId"
+    | "onEvent"
+    | "curveServer"
+    | "curvePublicKey"
+    | "curveSecretKey"
+    | "curveServerKey"
+    | "curveAuthorize"
+  >
+>;
 
 const DEFAULTS: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
@@ -163,6 +199,86 @@ function tickPeriod(options: ResolvedOptions): number {
 }
 
 const encoder = new TextEncoder();
+const RESOLVED = Promise.resolve();
+
+/** The CURVE options of {@link SocketOptions}. */
+type CurveOptions = Pick<
+  SocketOptions,
+  | "curveServer"
+  | "curvePublicKey"
+  | "curveSecretKey"
+  | "curveServerKey"
+  | "curveAuthorize"
+>;
+
+// Checks CURVE options at once (shape, key lengths), and prepares the
+// mechanism factory (libsodium loads asynchronously); undefined for NULL.
+function curveSecurity(
+  options: CurveOptions,
+): Promise<(options: MechanismOptions) => Mechanism> | undefined {
+  const {
+    curveServer,
+    curvePublicKey,
+    curveSecretKey,
+    curveServerKey,
+    curveAuthorize,
+  } = options;
+  const any = curveServer || curvePublicKey !== undefined ||
+    curveSecretKey !== undefined || curveServerKey !== undefined ||
+    curveAuthorize !== undefined;
+  if (!any) return undefined;
+  if (curveServer && curveServerKey !== undefined) {
+    throw new TypeError(
+      'Cannot set both "curveServer" and "curveServerKey": a socket is a CURVE server or a client',
+    );
+  }
+  if (!curveServer && curveServerKey === undefined) {
+    throw new TypeError(
+      'Cannot use CURVE keys without "curveServer" or "curveServerKey"',
+    );
+  }
+  if ((curvePublicKey === undefined) !== (curveSecretKey === undefined)) {
+    throw new TypeError(
+      'Cannot use "curvePublicKey" without "curveSecretKey", or the other way round',
+    );
+  }
+  if (curveServer && curvePublicKey === undefined) {
+    throw new TypeError(
+      'Cannot be a CURVE server without "curvePublicKey" and "curveSecretKey"',
+    );
+  }
+  if (!curveServer && curveAuthorize !== undefined) {
+    throw new TypeError('Cannot use "curveAuthorize" on a CURVE client');
+  }
+  const key = (value: string | Uint8Array | undefined, name: string) => {
+    if (value === undefined) return undefined;
+    const bytes = typeof value === "string" ? decodeZ85Key(value) : value;
+    if (!(bytes instanceof Uint8Array) || bytes.length !== 32) {
+      throw new RangeError(
+        `Cannot set option "${name}": a CURVE key is 32 octets or 40 Z85 characters`,
+      );
+    }
+    return bytes;
+  };
+  const publicKey = key(curvePublicKey, "curvePublicKey");
+  const secretKey = key(curveSecretKey, "curveSecretKey");
+  const serverKey = key(curveServerKey, "curveServerKey");
+  return (async () => {
+    const keyPair = publicKey && secretKey
+      ? { publicKey, secretKey }
+      : await generateKeyPair();
+    return await createCurveFactory(
+      curveServer
+        ? {
+          role: "server",
+          keyPair,
+          authorize: curveAuthorize &&
+            ((client: Uint8Array) => curveAuthorize(encodeZ85Key(client))),
+        }
+        : { role: "client", keyPair, serverKey },
+    );
+  })();
+}
 
 /**
  * Turns a {@link MessageLike} into parts. Text stays text: it is encoded as
@@ -223,6 +339,9 @@ export abstract class SocketBase implements PipeOwner {
   #closing: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   readonly #tickPeriod: number;
+  // CURVE's set-up (libsodium loads asynchronously); connections wait for it.
+  #prepared: Promise<void> = RESOLVED;
+  #mechanismFactory: ((options: MechanismOptions) => Mechanism) | undefined;
   // Connection options, one object per role shared by this socket's
   // connections: accepted ones play the NULL server, dialed ones the client.
   readonly #serverOptions: ConnectionOptions;
@@ -234,7 +353,16 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {RangeError} when an option is out of range
    */
   constructor(type: SocketType, options: SocketOptions = {}) {
-    const { routingId, onEvent, ...rest } = options;
+    const {
+      routingId,
+      onEvent,
+      curveServer,
+      curvePublicKey,
+      curveSecretKey,
+      curveServerKey,
+      curveAuthorize,
+      ...rest
+    } = options;
     this.options = { ...DEFAULTS };
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue;
@@ -280,11 +408,27 @@ export abstract class SocketBase implements PipeOwner {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
+    const curve = curveSecurity({
+      curveServer,
+      curvePublicKey,
+      curveSecretKey,
+      curveServerKey,
+      curveAuthorize,
+    });
+    if (curve !== undefined) {
+      this.#prepared = curve.then((factory) => {
+        this.#mechanismFactory = factory;
+      });
+      // A failure is reported by bind() and connect(), not as unhandled.
+      this.#prepared.catch(() => {});
+    }
     const connectionOptions = {
       socketType: type,
       maxMessageSize,
       frameLimits: {
-        maxMessageFrame: maxMessageSize,
+        // A frame may carry a mechanism's overhead (CURVE's MESSAGE adds
+        // 33 octets); the message itself is held to maxMessageSize.
+        maxMessageFrame: maxMessageSize + 64,
         maxCommandFrame: MAX_COMMAND_SIZE,
       },
       handshakeTimeout: resolved.handshakeTimeout,
@@ -313,7 +457,12 @@ export abstract class SocketBase implements PipeOwner {
    * the socket's options choose another.
    */
   protected createMechanism(options: MechanismOptions): Mechanism {
-    return new NullMechanism(options);
+    return this.#mechanismFactory?.(options) ?? new NullMechanism(options);
+  }
+
+  /** The security mechanism's name: `NULL` or `CURVE`. */
+  get mechanism(): "NULL" | "CURVE" {
+    return this.#prepared === RESOLVED ? "NULL" : "CURVE";
   }
 
   /** True once `close()` has been called. */
@@ -345,19 +494,17 @@ export abstract class SocketBase implements PipeOwner {
    * `ETERM` when the socket is closed
    * @throws {SyntaxError} when the endpoint cannot be parsed
    */
-  bind(endpoint: string): Promise<string> {
-    try {
-      this.assertOpen("bind");
-      const listener = listen(
-        endpoint,
-        (conn) => this.#accepted(listener, conn),
-      );
-      this.#listeners.set(listener.endpoint, listener);
-      this.emit({ type: "bound", endpoint: listener.endpoint });
-      return Promise.resolve(listener.endpoint);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async bind(endpoint: string): Promise<string> {
+    this.assertOpen("bind");
+    await this.#prepared;
+    this.assertOpen("bind");
+    const listener = listen(
+      endpoint,
+      (conn) => this.#accepted(listener, conn),
+    );
+    this.#listeners.set(listener.endpoint, listener);
+    this.emit({ type: "bound", endpoint: listener.endpoint });
+    return listener.endpoint;
   }
 
   /**
@@ -371,7 +518,7 @@ export abstract class SocketBase implements PipeOwner {
   connect(endpoint: string): void {
     this.assertOpen("connect");
     if (this.#dialers.has(endpoint)) return;
-    const dialer = new Dialer(endpoint, this.options, {
+    const dialer = new Dialer(endpoint, this.options, this.#prepared, {
       connected: async (conn) => {
         if (this.closed) {
           conn.close();

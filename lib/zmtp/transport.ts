@@ -167,6 +167,10 @@ export interface DialerHandler {
   stopped(error: Error | undefined): void;
 }
 
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Connect errors that retrying cannot cure. */
 function isPermanent(error: Error): boolean {
   return error instanceof Deno.errors.NotCapable ||
@@ -193,16 +197,19 @@ export class Dialer {
   readonly #loop: Promise<void>;
 
   /**
-   * Starts dialing at once.
+   * Starts dialing at once, or once `ready` resolves.
    *
    * @param endpoint `tcp://host:port`
    * @param options connect timeout and reconnect timing
+   * @param ready what must be done first (a mechanism's set-up); if it
+   * rejects, dialing stops with that error
    * @param handler receives each connection and each retry
    * @throws {SyntaxError} when the endpoint cannot be parsed
    */
   constructor(
     endpoint: string,
     options: DialOptions,
+    ready: Promise<void>,
     handler: DialerHandler,
   ) {
     const { host, port } = parseEndpoint(endpoint);
@@ -216,7 +223,17 @@ export class Dialer {
     this.#port = port;
     this.#options = options;
     this.#handler = handler;
-    this.#loop = this.#run();
+    this.#loop = this.#start(ready);
+  }
+
+  async #start(ready: Promise<void>): Promise<void> {
+    try {
+      await ready;
+    } catch (error) {
+      if (!this.#closed) this.#handler.stopped(asError(error));
+      return;
+    }
+    await this.#run();
   }
 
   /**
@@ -250,7 +267,7 @@ export class Dialer {
         failures = after === "reset" ? 0 : failures + 1;
       } catch (caught) {
         if (this.#closed) return;
-        error = caught instanceof Error ? caught : new Error(String(caught));
+        error = asError(caught);
         if (isPermanent(error)) {
           this.#handler.stopped(error);
           return;

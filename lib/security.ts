@@ -1,0 +1,140 @@
+/**
+ * What `server.ts` and `client.ts` need of CURVE: keys from certificate
+ * files (or Z85 text on the command line), and a client allow-list read
+ * from a directory of `.key` files that can be read again (on SIGHUP), as
+ * pyzmq's `configure_curve(location=DIR)` and czmq's certificate store do.
+ *
+ * @module
+ */
+
+import { UsageError } from "./cli.ts";
+import {
+  type Certificate,
+  decodeZ85Key,
+  encodeZ85Key,
+  readCertificate,
+  readPublicKeys,
+} from "./zmtp/curve_keys.ts";
+
+/** A key pair, as the sockets' `curvePublicKey`/`curveSecretKey` take it. */
+export interface KeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+/**
+ * Reads our own certificate: `NAME.key_secret`, as keygen.ts, czmq and
+ * `zmq.auth.create_certificates` write it.
+ *
+ * @param file the secret certificate's path
+ * @param option the option that named it, for messages
+ * @throws {UsageError} when it cannot be read or holds no secret key
+ */
+export async function readSecretCertificate(
+  file: string,
+  option: string,
+): Promise<KeyPair> {
+  const certificate = await readFile(file, option);
+  if (certificate.secretKey === undefined) {
+    throw new UsageError(
+      `${option} ${file}: no secret-key in it; give the NAME.key_secret file (NAME.key holds only the public key)`,
+    );
+  }
+  return {
+    publicKey: certificate.publicKey,
+    secretKey: certificate.secretKey,
+  };
+}
+
+/**
+ * A peer's public key from the command line: 40 characters of Z85, or the
+ * path of its certificate (`NAME.key`).
+ *
+ * @param text the option's value
+ * @param option the option, for messages
+ * @throws {UsageError} when it is neither
+ */
+export async function readPublicKey(
+  text: string,
+  option: string,
+): Promise<Uint8Array> {
+  if (text.length === 40 && !text.includes("/")) {
+    try {
+      return decodeZ85Key(text);
+    } catch {
+      // Not Z85: perhaps a file of that name.
+    }
+  }
+  return (await readFile(text, option)).publicKey;
+}
+
+async function readFile(file: string, option: string): Promise<Certificate> {
+  try {
+    return await readCertificate(file);
+  } catch (error) {
+    throw new UsageError(`${option} ${file}: ${readError(error, file)}`);
+  }
+}
+
+// Why a key file or directory cannot be read, with the fix where there is one.
+function readError(error: unknown, path: string): string {
+  if (error instanceof Deno.errors.NotCapable) {
+    return `no permission to read it; run Deno with --allow-read=${path}`;
+  }
+  if (error instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "the system does not let this user read it";
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The clients a CURVE server admits: the public keys of every `.key` file
+ * in a directory, read again on {@link reload}.
+ */
+export class AllowList {
+  /** The directory the keys come from. */
+  readonly directory: string;
+  #keys = new Set<string>();
+
+  private constructor(directory: string) {
+    this.directory = directory;
+  }
+
+  /**
+   * Reads the directory's `.key` files.
+   *
+   * @param directory the directory
+   * @throws {UsageError} when it cannot be read
+   */
+  static async load(directory: string): Promise<AllowList> {
+    const list = new AllowList(directory);
+    await list.reload();
+    return list;
+  }
+
+  /** How many keys are admitted. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /** Whether a client's public key (Z85) is admitted. */
+  readonly admits = (publicKey: string): boolean => this.#keys.has(publicKey);
+
+  /**
+   * Reads the directory again; the old list stays if that fails.
+   *
+   * @throws {UsageError} when it cannot be read
+   */
+  async reload(): Promise<void> {
+    let keys: Uint8Array[];
+    try {
+      keys = await readPublicKeys(this.directory);
+    } catch (error) {
+      throw new UsageError(
+        `--curve-allow ${this.directory}: ${readError(error, this.directory)}`,
+      );
+    }
+    this.#keys = new Set(keys.map(encodeZ85Key));
+  }
+}
