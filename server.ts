@@ -65,6 +65,8 @@ Options:
   --max-connections N     refuse connections beyond N open at once
   --max-message-size N    drop a peer that sends a message over N octets
                           (default 1048576)
+  --handshake-timeout MS  drop a peer that has not completed its greeting and
+                          handshake after MS milliseconds (default 10000)
   --heartbeat MS          PING a peer silent for MS milliseconds, and drop it
                           if nothing comes MS after that (default 10000;
                           0 turns heartbeats off)
@@ -84,6 +86,7 @@ const OPTIONS = {
   "max-connections": { type: "string" },
   "max-message-size": { type: "string" },
   heartbeat: { type: "string" },
+  "handshake-timeout": { type: "string" },
   "curve-key": { type: "string" },
   "curve-allow": { type: "string" },
   "curve-server-key": { type: "string" },
@@ -101,6 +104,7 @@ interface Plan {
   maxConnections?: number;
   maxMessageSize?: number;
   heartbeat: number;
+  handshakeTimeout?: number;
   curveKey?: string;
   curveAllow?: string;
   curveServerKey?: string;
@@ -147,6 +151,7 @@ function plan(args: string[]): Plan | "help" | "version" {
     maxConnections: limit("max-connections"),
     maxMessageSize: limit("max-message-size"),
     heartbeat: parseHeartbeat(cli.string("heartbeat")),
+    handshakeTimeout: limit("handshake-timeout"),
     ...curvePlan(
       cli.string("curve-key"),
       cli.string("curve-allow"),
@@ -290,6 +295,7 @@ async function main(): Promise<number> {
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
     ...heartbeatOptions(settings.heartbeat),
+    handshakeTimeout: settings.handshakeTimeout,
     linger: 2000,
     onEvent: noticeOnce(err, security.allow),
   };

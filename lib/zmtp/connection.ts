@@ -12,7 +12,11 @@
 
 import { MessageAssembler, type MessageSink } from "./assembler.ts";
 import { formatAddress } from "./endpoint.ts";
-import { PeerTimeoutError, ProtocolError } from "./errors.ts";
+import {
+  HandshakeClosedError,
+  PeerTimeoutError,
+  ProtocolError,
+} from "./errors.ts";
 import {
   COMMAND,
   EMPTY,
@@ -331,7 +335,16 @@ export class Connection implements FrameSink {
         }
         const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
         const n = await this.#conn.read(direct ?? buffer);
-        if (n === null || this.#isClosed()) break;
+        if (this.#isClosed()) break;
+        if (n === null) {
+          const handshake = this.#handshake;
+          if (handshake !== undefined) {
+            this.#closeError = new HandshakeClosedError(
+              handshake.greetingDone ? handshake.mechanism.name : "greeting",
+            );
+          }
+          break;
+        }
         this.#progress++;
         this.#consuming = true;
         try {

@@ -120,3 +120,27 @@ export class MechanismMismatchError extends ProtocolError {
     this.required = required;
   }
 }
+
+/**
+ * The peer closed the connection before the handshake was done: a server
+ * that refuses us without ERROR (libzmq closes on a mechanism it cannot
+ * open, such as a CURVE HELLO for another server key), or one that is not
+ * a ZeroMQ peer at all.
+ */
+export class HandshakeClosedError extends ProtocolError {
+  /** How far the handshake got: `greeting` or the mechanism's name. */
+  readonly stage: string;
+
+  /**
+   * @param stage `greeting`, or the mechanism whose handshake was under way
+   */
+  constructor(stage: string) {
+    super(
+      stage === "greeting"
+        ? "Peer closed the connection during the greeting"
+        : `Peer closed the connection during the ${stage} handshake`,
+    );
+    this.name = "HandshakeClosedError";
+    this.stage = stage;
+  }
+}

@@ -28,6 +28,7 @@ export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
 export { HandshakeRefusedError } from "./mechanism.ts";
 export { CurveAuthorizationError } from "./curve_mechanism.ts";
 export {
+  HandshakeClosedError,
   MechanismMismatchError,
   MessageSizeError,
   PeerTimeoutError,

@@ -518,6 +518,7 @@ export abstract class SocketBase implements PipeOwner {
   connect(endpoint: string): void {
     this.assertOpen("connect");
     if (this.#dialers.has(endpoint)) return;
+    let refusal: Error | undefined;
     const dialer = new Dialer(endpoint, this.options, this.#prepared, {
       connected: async (conn) => {
         if (this.closed) {
@@ -532,14 +533,17 @@ export abstract class SocketBase implements PipeOwner {
         });
         const error = await pipe.closedWith;
         // RFC 37: a peer that sent ERROR must not be retried as we are.
-        if (error instanceof HandshakeRefusedError) return "stop";
+        if (error instanceof HandshakeRefusedError) {
+          refusal = error;
+          return "stop";
+        }
         return pipe.wasReady ? "reset" : "retry";
       },
       retrying: (delay, error) =>
         this.emit({ type: "retrying", endpoint, delay, error }),
       stopped: (error) => {
         this.#dialers.delete(endpoint);
-        this.emit({ type: "stopped", endpoint, error });
+        this.emit({ type: "stopped", endpoint, error: error ?? refusal });
       },
     });
     this.#dialers.set(endpoint, dialer);
