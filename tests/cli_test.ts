@@ -8,7 +8,7 @@ import {
   deno,
   freePort,
   Proc,
-  PYTHON,
+  python,
   ROOT,
   runClient,
   sleep,
@@ -146,7 +146,7 @@ Deno.test("server.ts: negative and decimal multipliers, --quiet, a non-loopback 
 
 Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 quietly", async () => {
   await using ours = await startServer(["2", "0", "--quiet"]);
-  const session = new Proc(PYTHON, [
+  const session = python([
     `${ROOT}tests/peers/pty_run.py`,
     "100",
     "1000",

@@ -8,8 +8,7 @@ import {
   freePort,
   node,
   portIsFree,
-  Proc,
-  PYTHON,
+  python,
   runClient,
   startServer,
   startTutorialServer,
@@ -49,7 +48,7 @@ Deno.test("client.ts gets multiply_server.py's exact replies", async () => {
 
 Deno.test("multiply_client.py gets server.ts's replies, and server.ts logs as Python does", async () => {
   await using ours = await startServer(["5", "0"]);
-  const client = new Proc(PYTHON, ["-u", TUTORIAL_CLIENT, String(ours.port)], {
+  const client = python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
     input: "100\n1000\n",
   });
   const result = await client.finish();
@@ -133,7 +132,7 @@ Deno.test("many tutorial clients at once on one server.ts", async () => {
   const clients = Array.from(
     { length: 5 },
     (_, c) =>
-      new Proc(PYTHON, ["-u", TUTORIAL_CLIENT, String(ours.port)], {
+      python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
         input: `${c}\n${c + 10}\n`,
       }),
   );
