@@ -26,7 +26,7 @@ function assertUsageError(
 ) {
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr.split("\n")[0], message);
-  assert.match(result.stderr, /\nUsage: /);
+  assert.match(result.stderr, /^[^\n]*\n\nUsage: /, "one line, then usage");
   assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
   assert.equal(result.stdout, "");
 }
@@ -48,6 +48,10 @@ Deno.test("server.ts: wrong arguments print one line and usage, and exit 2", asy
     [["--bind", "127.0.0.1:5"], /^server: Cannot parse endpoint "127.0.0.1:5"/],
     [["--bind"], /^server: Option '--bind <value>' argument missing$/],
     [
+      ["--max-connections", "-1"],
+      /^server: --max-connections must be a whole number from 1 .*'-1'$/,
+    ],
+    [
       ["--max-connections", "0"],
       /--max-connections must be a whole number from 1/,
     ],
@@ -63,6 +67,11 @@ Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", asy
     [["0"], /^client: port must be a whole number from 1 to 65535, not '0'$/],
     [["--timeout", "soon"], /^client: --timeout must be a whole number/],
     [["--retries", "0"], /^client: --retries must be a whole number from 1/],
+    [
+      ["--retries", "-1"],
+      /^client: --retries must be a whole number from 1 to 1000000, not '-1'$/,
+    ],
+    [["--timeout", "-v"], /^client: --timeout must be a whole number .*'-v'$/],
     [["1", "h", "x"], /^client: too many arguments: x$/],
     [["--connect", "tcp://h:0"], /port 0/],
     [["-x"], /^client: Unknown option '-x'$/],
@@ -70,6 +79,14 @@ Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", asy
   for (const [args, message] of cases) {
     assertUsageError(await run("client.ts", args), message);
   }
+});
+
+Deno.test("client.ts: a `--` before options, as in `deno task client 2345 -- --verbose`, is ignored", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const result = await runClient([String(ours.port), "--", "--verbose"], "1\n");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "2.0\n");
+  assert.equal(result.stderr, `reply from tcp://127.0.0.1:${ours.port}\n`);
 });
 
 Deno.test("server.ts and client.ts: --help and --version exit 0 on stdout", async () => {
