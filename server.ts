@@ -126,7 +126,7 @@ function checkedEndpoint(endpoint: string) {
 }
 
 // Each kind of trouble is reported once, so a flood cannot flood stderr.
-function noticeOnce(): (event: SocketEvent) => void {
+function noticeOnce(maxConnections?: number): (event: SocketEvent) => void {
   const said = new Set<string>();
   const once = (kind: string, text: string) => {
     if (said.has(kind)) return;
@@ -135,9 +135,12 @@ function noticeOnce(): (event: SocketEvent) => void {
   };
   return (event) => {
     if (event.type === "refused") {
+      const open = maxConnections === 1
+        ? "1 connection is"
+        : `${maxConnections} connections are`;
       once(
         "refused",
-        `refusing connections: ${event.reason} (--max-connections)`,
+        `refusing connections: ${open} open already (--max-connections)`,
       );
     } else if (
       event.type === "disconnected" && event.error instanceof MessageSizeError
@@ -163,7 +166,7 @@ async function main(): Promise<number> {
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
     linger: 2000,
-    onEvent: noticeOnce(),
+    onEvent: noticeOnce(settings.maxConnections),
   });
   // Log lines leave in batches of up to 5 ms: a write per request would
   // cost more than the request itself.
