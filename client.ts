@@ -164,6 +164,14 @@ async function main(): Promise<number> {
       out.line(connectingLine(port, host));
     }
   }
+  if (interactive) {
+    // Ctrl-C: end the line the prompt and ^C are on, so that the shell's
+    // prompt starts on a fresh one, and exit as an interrupted program does.
+    Deno.addSignalListener("SIGINT", () => {
+      out.line("");
+      void out.flush().finally(() => Deno.exit(130));
+    });
+  }
   const pirate = new LazyPirate(settings);
   const decoder = new TextDecoder();
   const lines = readLines(Deno.stdin.readable);

@@ -186,6 +186,29 @@ Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 q
   );
 });
 
+Deno.test("client.ts on a terminal: Ctrl-C ends the prompt's line and exits 130", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const session = python([
+    `${ROOT}tests/peers/pty_run.py`,
+    "100",
+    "^C",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}client.ts`,
+    String(ours.port),
+  ]);
+  const result = await session.finish();
+  assert.equal(result.code, 130, result.stdout);
+  assert.equal(
+    result.stdout.replace(/\r\n/g, "\n"),
+    `Connecting to port '${ours.port}' of host '127.0.0.1'.\n` +
+      "give a number to multiply: 100\n200.0\n" +
+      "give a number to multiply: ^C\n",
+  );
+});
+
 Deno.test("client.ts: in a pipe, end of input exits 0 and blank lines get Python's answer", async () => {
   await using ours = await startServer(["2", "0", "--quiet"]);
   const result = await runClient([String(ours.port)], "1\r\n\n2\r3");
