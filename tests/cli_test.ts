@@ -209,6 +209,43 @@ Deno.test("client.ts on a terminal: Ctrl-C ends the prompt's line and exits 130"
   );
 });
 
+Deno.test("client.ts in a pipe: a line that is not UTF-8 is not sent; one line, exit 1", async () => {
+  await using ours = await startServer(["2", "0"]);
+  const client = deno("client.ts", [String(ours.port)], {
+    input: new Uint8Array([0x31, 0x0a, 0xff, 0xfe, 0x32, 0x0a, 0x33, 0x0a]),
+  });
+  const result = await client.finish();
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "2.0\n");
+  assert.equal(result.stderr, "line 2 is not UTF-8 text, so it was not sent\n");
+  ours.server.kill("SIGTERM");
+  const log = await ours.server.finish();
+  assert.deepEqual(log.stdout.split("\n").slice(1), [
+    "received: 1 sending: 2.0",
+    "",
+  ]);
+});
+
+Deno.test("client.ts on a terminal: a line that is not UTF-8 is refused and the prompt comes back", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const session = python([
+    `${ROOT}tests/peers/pty_run.py`,
+    "\\xff2",
+    "3",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}client.ts`,
+    String(ours.port),
+  ]);
+  const result = await session.finish();
+  assert.equal(result.code, 0, result.stdout);
+  const screen = result.stdout.replace(/\r\n/g, "\n");
+  assert.match(screen, /line 1 is not UTF-8 text, so it was not sent\n/);
+  assert.match(screen, /give a number to multiply: 3\n6\.0\n/);
+});
+
 Deno.test("client.ts: in a pipe, end of input exits 0 and blank lines get Python's answer", async () => {
   await using ours = await startServer(["2", "0", "--quiet"]);
   const result = await runClient([String(ours.port)], "1\r\n\n2\r3");

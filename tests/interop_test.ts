@@ -67,6 +67,24 @@ Deno.test("multiply_client.py gets server.ts's replies, and server.ts logs as Py
   ]);
 });
 
+// What client.ts mirrors when it refuses such a line.
+Deno.test("multiply_client.py stops with an error at a line that is not UTF-8, and never sends it", async () => {
+  await using ours = await startServer(["2", "0"]);
+  const client = python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
+    input: new Uint8Array([0x31, 0x0a, 0xff, 0xfe, 0x32, 0x0a, 0x33, 0x0a]),
+  });
+  const result = await client.finish();
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /Unicode(En|De)codeError/);
+  assert.match(result.stdout, /multiply: 2\.0\ngive a number to multiply: $/);
+  ours.server.kill("SIGTERM");
+  const log = await ours.server.finish();
+  assert.deepEqual(log.stdout.split("\n").slice(1), [
+    "received: 1 sending: 2.0",
+    "",
+  ]);
+});
+
 Deno.test("server.ts and multiply_server.py send the same bytes for every request", async () => {
   const port = freePort();
   await using python = await startTutorialServer(3, port);

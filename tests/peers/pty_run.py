@@ -4,7 +4,8 @@
 
 Waits for the prompt before typing each LINE, types Ctrl-D after the last,
 and echoes everything the terminal showed. Exits with the command's status.
-A LINE of ^C types Ctrl-C instead, and nothing after it.
+A LINE may hold Python escapes (\\xff types the octet 0xff); a LINE of ^C
+types Ctrl-C instead, and nothing after it.
 """
 import os
 import pty
@@ -39,7 +40,7 @@ for i, line in enumerate(lines):
     if line == "^C":
         os.write(fd, b"\x03")
         break
-    os.write(fd, line.encode() + b"\n")
+    os.write(fd, line.encode().decode("unicode_escape").encode("latin-1") + b"\n")
 else:
     read_until(prompt, len(lines) + 1)
     os.write(fd, b"\x04")
