@@ -113,7 +113,7 @@ function assertEachReplyFromItsServer(
   });
 }
 
-Deno.test("README.md: the two-server --verbose example: each reply from the server it names, in the order it explains", async () => {
+Deno.test("README.md: the two-server --verbose example: requests in order, each reply from the server it names", async () => {
   const { command, output } = block(EXAMPLES.verbose);
   const requests = /^printf '([^']*)'/.exec(command)![1].split("\\n")
     .filter((line) => line !== "").map(Number);
