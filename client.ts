@@ -176,16 +176,33 @@ async function main(): Promise<number> {
       out.line(connectingLine(port, host));
     }
   }
+  if (interactive) {
+    // Ctrl-C: end the line the prompt and ^C are on, so that the shell's
+    // prompt starts on a fresh one, and exit as an interrupted program does.
+    Deno.addSignalListener("SIGINT", () => {
+      out.line("");
+      void out.flush().finally(() => Deno.exit(130));
+    });
+  }
   const pirate = new LazyPirate(settings);
   const decoder = new TextDecoder();
+  const strict = new TextDecoder("utf-8", { fatal: true });
   const lines = readLines(Deno.stdin.readable);
   let status = 0;
-  while (true) {
+  for (let number = 1;; number++) {
     if (interactive) out.text(PROMPT);
     await out.flush();
     const next = await lines.next();
     if (next.done) {
       if (interactive) out.line(""); // Ctrl-D: end the prompt's line, quietly.
+      break;
+    }
+    if (!isUtf8(strict, next.value)) {
+      // The tutorial's client refuses such a line too (Python cannot encode
+      // it) and its server would die on it: never send it.
+      printError(`line ${number} is not UTF-8 text, so it was not sent`);
+      if (interactive) continue;
+      status = 1;
       break;
     }
     const reply = await pirate.ask(next.value);
@@ -206,6 +223,15 @@ async function main(): Promise<number> {
   await pirate.close();
   await out.flush();
   return status;
+}
+
+function isUtf8(strict: TextDecoder, bytes: Uint8Array): boolean {
+  try {
+    strict.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 if (import.meta.main) await runMain("client", USAGE, main);

@@ -89,19 +89,33 @@ export function parseCommandLine(
   options: Record<string, OptionSpec>,
   maxPositionals: number,
 ): CommandLine {
+  // `deno task client 2345 -- --verbose` passes the `--` on, as npm users
+  // type it; no argument of ours needs one, so it is dropped rather than
+  // turning the options after it into positionals.
+  const given = args.filter((arg) => arg !== "--");
   const protectedArgs = new Map<string, string>();
-  const prepared = args.map((arg, i) => {
-    const previous = args[i - 1];
-    const takesValue = previous !== undefined &&
-      Object.entries(options).some(([name, spec]) =>
-        spec.type === "string" &&
-        (previous === `--${name}` || previous === `-${spec.short}`)
-      );
-    if (!NEGATIVE_NUMBER.test(arg) || takesValue) return arg;
-    const placeholder = `\u0000${i}`;
-    protectedArgs.set(placeholder, arg);
-    return placeholder;
-  });
+  const prepared: string[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const arg = given[i];
+    const takesValue = Object.entries(options).find(([name, spec]) =>
+      spec.type === "string" &&
+      (arg === `--${name}` || (spec.short && arg === `-${spec.short}`))
+    );
+    const value = given[i + 1];
+    if (takesValue && value?.startsWith("-")) {
+      // parseArgs calls `--retries -1` ambiguous, in three lines; as getopt
+      // does, the next argument is the value, and its check says what is
+      // wrong with it.
+      prepared.push(`--${takesValue[0]}=${value}`);
+      i++;
+    } else if (NEGATIVE_NUMBER.test(arg)) {
+      const placeholder = `\u0000${i}`;
+      protectedArgs.set(placeholder, arg);
+      prepared.push(placeholder);
+    } else {
+      prepared.push(arg);
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({

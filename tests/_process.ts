@@ -6,9 +6,42 @@
  */
 
 export const ROOT = new URL("..", import.meta.url).pathname;
-export const PYTHON = "/usr/bin/python3";
 export const TUTORIAL_SERVER = `${ROOT}tests/tutorial/multiply_server.py`;
 export const TUTORIAL_CLIENT = `${ROOT}tests/tutorial/multiply_client.py`;
+
+/**
+ * A peer the tests need is not installed: the test fails with this one line,
+ * which names the fix, instead of a peer's own traceback or a Deno hint.
+ */
+export class SetupError extends Error {
+  /** @param message what is missing and what to run */
+  constructor(message: string) {
+    super(message);
+    this.name = "SetupError";
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+let pythonPath: string | undefined;
+
+/**
+ * The Python with pyzmq that tools/python picks (never a bare `python3`,
+ * which may be pyenv's or a venv's without pyzmq), found once.
+ *
+ * @throws {SetupError} when there is none
+ */
+export function pythonWithZmq(): string {
+  if (pythonPath === undefined) {
+    const { success, stdout, stderr } = new Deno.Command(
+      `${ROOT}tools/python`,
+      { args: ["-c", "import sys; print(sys.executable)"], cwd: ROOT },
+    ).outputSync();
+    const decoder = new TextDecoder();
+    if (!success) throw new SetupError(decoder.decode(stderr).trim());
+    pythonPath = decoder.decode(stdout).trim();
+  }
+  return pythonPath;
+}
 
 /** Rejects when `promise` takes longer than `ms`; clears its timer. */
 export async function within<T>(
@@ -285,7 +318,7 @@ export async function startTutorialServer(
   multiplier: number,
   port: number,
 ): Promise<Proc> {
-  const server = new Proc(PYTHON, [
+  const server = python([
     "-u",
     TUTORIAL_SERVER,
     String(multiplier),
@@ -309,11 +342,39 @@ export async function runClient(
   }
 }
 
-/** Runs a Node program from tests/peers/ (a zeromq.js peer). */
+/**
+ * Runs a Python program (a tutorial program or a peer) under the Python with
+ * pyzmq that tools/python picks.
+ *
+ * @throws {SetupError} when there is no such Python
+ */
+export function python(args: string[], options?: ProcOptions): Proc {
+  return new Proc(pythonWithZmq(), args, options);
+}
+
+/**
+ * Runs a Node program from tests/peers/ (a zeromq.js peer).
+ *
+ * @throws {SetupError} when Node or zeromq.js is not installed
+ */
 export function node(
   script: string,
   args: string[],
   options?: ProcOptions,
 ): Proc {
-  return new Proc("node", [`${ROOT}tests/peers/${script}`, ...args], options);
+  try {
+    Deno.statSync(`${ROOT}tests/peers/node_modules/zeromq/package.json`);
+  } catch {
+    throw new SetupError(
+      "zeromq.js is not installed in tests/peers: run tools/setup",
+    );
+  }
+  try {
+    return new Proc("node", [`${ROOT}tests/peers/${script}`, ...args], options);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new SetupError(
+      "node is not on PATH: install Node.js with npm, then run tools/setup",
+    );
+  }
 }

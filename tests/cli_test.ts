@@ -8,7 +8,7 @@ import {
   deno,
   freePort,
   Proc,
-  PYTHON,
+  python,
   ROOT,
   runClient,
   sleep,
@@ -26,7 +26,7 @@ function assertUsageError(
 ) {
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr.split("\n")[0], message);
-  assert.match(result.stderr, /\nUsage: /);
+  assert.match(result.stderr, /^[^\n]*\n\nUsage: /, "one line, then usage");
   assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
   assert.equal(result.stdout, "");
 }
@@ -48,6 +48,10 @@ Deno.test("server.ts: wrong arguments print one line and usage, and exit 2", asy
     [["--bind", "127.0.0.1:5"], /^server: Cannot parse endpoint "127.0.0.1:5"/],
     [["--bind"], /^server: Option '--bind <value>' argument missing$/],
     [
+      ["--max-connections", "-1"],
+      /^server: --max-connections must be a whole number from 1 .*'-1'$/,
+    ],
+    [
       ["--max-connections", "0"],
       /--max-connections must be a whole number from 1/,
     ],
@@ -63,6 +67,11 @@ Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", asy
     [["0"], /^client: port must be a whole number from 1 to 65535, not '0'$/],
     [["--timeout", "soon"], /^client: --timeout must be a whole number/],
     [["--retries", "0"], /^client: --retries must be a whole number from 1/],
+    [
+      ["--retries", "-1"],
+      /^client: --retries must be a whole number from 1 to 1000000, not '-1'$/,
+    ],
+    [["--timeout", "-v"], /^client: --timeout must be a whole number .*'-v'$/],
     [["1", "h", "x"], /^client: too many arguments: x$/],
     [["--connect", "tcp://h:0"], /port 0/],
     [["-x"], /^client: Unknown option '-x'$/],
@@ -70,6 +79,14 @@ Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", asy
   for (const [args, message] of cases) {
     assertUsageError(await run("client.ts", args), message);
   }
+});
+
+Deno.test("client.ts: a `--` before options, as in `deno task client 2345 -- --verbose`, is ignored", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const result = await runClient([String(ours.port), "--", "--verbose"], "1\n");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "2.0\n");
+  assert.equal(result.stderr, `reply from tcp://127.0.0.1:${ours.port}\n`);
 });
 
 Deno.test("server.ts and client.ts: --help and --version exit 0 on stdout", async () => {
@@ -146,7 +163,7 @@ Deno.test("server.ts: negative and decimal multipliers, --quiet, a non-loopback 
 
 Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 quietly", async () => {
   await using ours = await startServer(["2", "0", "--quiet"]);
-  const session = new Proc(PYTHON, [
+  const session = python([
     `${ROOT}tests/peers/pty_run.py`,
     "100",
     "1000",
@@ -167,6 +184,66 @@ Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 q
       "give a number to multiply: 1000\n2000.0\n" +
       "give a number to multiply: \n",
   );
+});
+
+Deno.test("client.ts on a terminal: Ctrl-C ends the prompt's line and exits 130", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const session = python([
+    `${ROOT}tests/peers/pty_run.py`,
+    "100",
+    "^C",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}client.ts`,
+    String(ours.port),
+  ]);
+  const result = await session.finish();
+  assert.equal(result.code, 130, result.stdout);
+  assert.equal(
+    result.stdout.replace(/\r\n/g, "\n"),
+    `Connecting to port '${ours.port}' of host '127.0.0.1'.\n` +
+      "give a number to multiply: 100\n200.0\n" +
+      "give a number to multiply: ^C\n",
+  );
+});
+
+Deno.test("client.ts in a pipe: a line that is not UTF-8 is not sent; one line, exit 1", async () => {
+  await using ours = await startServer(["2", "0"]);
+  const client = deno("client.ts", [String(ours.port)], {
+    input: new Uint8Array([0x31, 0x0a, 0xff, 0xfe, 0x32, 0x0a, 0x33, 0x0a]),
+  });
+  const result = await client.finish();
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "2.0\n");
+  assert.equal(result.stderr, "line 2 is not UTF-8 text, so it was not sent\n");
+  ours.server.kill("SIGTERM");
+  const log = await ours.server.finish();
+  assert.deepEqual(log.stdout.split("\n").slice(1), [
+    "received: 1 sending: 2.0",
+    "",
+  ]);
+});
+
+Deno.test("client.ts on a terminal: a line that is not UTF-8 is refused and the prompt comes back", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  const session = python([
+    `${ROOT}tests/peers/pty_run.py`,
+    "\\xff2",
+    "3",
+    "--",
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}client.ts`,
+    String(ours.port),
+  ]);
+  const result = await session.finish();
+  assert.equal(result.code, 0, result.stdout);
+  const screen = result.stdout.replace(/\r\n/g, "\n");
+  assert.match(screen, /line 1 is not UTF-8 text, so it was not sent\n/);
+  assert.match(screen, /give a number to multiply: 3\n6\.0\n/);
 });
 
 Deno.test("client.ts: in a pipe, end of input exits 0 and blank lines get Python's answer", async () => {

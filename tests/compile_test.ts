@@ -1,10 +1,125 @@
 /**
- * `deno task compile` builds standalone server and client binaries. Deno
- * downloads its `denort` runtime for that, which this network cannot reach,
- * so the test runs only when DENORT_BIN points at a denort binary.
+ * `deno task compile` builds standalone server and client binaries that hold
+ * only the programs: the modules server.ts and client.ts load, and deno.json
+ * (read for the version). Never node_modules, tools/ (a second Deno) or the
+ * tests.
+ *
+ * A real build needs Deno's `denort` runtime, which this network cannot
+ * download, so the first test builds with DENORT_BIN set to this Deno itself:
+ * Deno then prints the list of embedded files, and the binary it writes is
+ * that Deno plus what was embedded. The second test builds and runs real
+ * binaries when DENORT_BIN points at a genuine denort.
  */
 import assert from "node:assert/strict";
 import { freePort, Proc, ROOT } from "./_process.ts";
+
+const DENO = Deno.execPath();
+// What may be embedded besides the programs' own modules: the config the
+// version comes from, and (once CURVE lands) the libsodium npm packages.
+const ALLOWED_EXTRA = ["deno.json"];
+const ALLOWED_NPM = /libsodium/;
+// Deno adds about 3 MB to its own size for a one-line program; node_modules
+// (about 40 MB) or a second Deno (about 90 MB) could never fit under this.
+const MAX_ADDED_BYTES = 16 * 2 ** 20;
+
+/** One `deno compile` from the compile task, its output path rewritten. */
+interface Build {
+  entry: string;
+  name: string;
+  args: string[];
+}
+
+async function compileTask(outDir: string): Promise<Build[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  return (config.tasks.compile as string).split(" && ").map((command) => {
+    const [deno, subcommand, ...args] = command.split(" ");
+    assert.equal(`${deno} ${subcommand}`, "deno compile", command);
+    const at = args.indexOf("--output");
+    assert.ok(at >= 0, `--output in ${command}`);
+    const name = args[at + 1].replace(/^dist\//, "");
+    args[at + 1] = `${outDir}/${name}`;
+    return { entry: args.at(-1)!, name, args };
+  });
+}
+
+/** The local files a program loads, relative to ROOT (`deno info`). */
+async function moduleGraph(entry: string): Promise<Set<string>> {
+  const { stdout, success } = await new Deno.Command(DENO, {
+    args: ["info", "--json", entry],
+    cwd: ROOT,
+    stderr: "inherit",
+  }).output();
+  assert.ok(success, `deno info ${entry}`);
+  const info = JSON.parse(new TextDecoder().decode(stdout));
+  return new Set(
+    (info.modules as { specifier: string }[])
+      .filter((m) => m.specifier.startsWith("file://"))
+      .map((m) => new URL(m.specifier).pathname.slice(ROOT.length)),
+  );
+}
+
+/**
+ * The entries of the "Embedded Files" tree Deno prints: `lib/cli.ts` for a
+ * file, `lib/zmtp/*` for a folder it shows folded.
+ */
+function embeddedEntries(output: string): string[] {
+  const lines = output.split("\n");
+  const start = lines.indexOf("Embedded Files");
+  assert.ok(start >= 0, `no "Embedded Files" in:\n${output}`);
+  const entries: string[] = [];
+  const folders: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith("Files:")) break;
+    const match = /^([│ ]*)[├└]─([─┬]) (.+?) \(\d/.exec(line);
+    if (!match) continue; // blank lines and the binary's own name
+    const depth = match[1].length / 2;
+    folders.length = depth;
+    const path = [...folders, match[3]].join("/");
+    if (match[2] === "┬") folders.push(match[3]);
+    else entries.push(path);
+  }
+  return entries;
+}
+
+Deno.test("deno task compile embeds only deno.json and the files and folders the programs load: no node_modules, no tools/, within a size bound", async () => {
+  const out = await Deno.makeTempDir({ prefix: "multiply-compile-" });
+  try {
+    const denoSize = (await Deno.stat(DENO)).size;
+    for (const build of await compileTask(out)) {
+      const compile = new Proc(DENO, ["compile", ...build.args], {
+        env: { DENORT_BIN: DENO, NO_COLOR: "1" },
+      });
+      const result = await compile.finish(120_000);
+      assert.equal(result.code, 0, result.stderr);
+      const graph = await moduleGraph(build.entry);
+      const entries = embeddedEntries(result.stderr);
+      assert.ok(entries.includes(build.entry), `${build.entry} embedded`);
+      for (const entry of entries) {
+        if (entry.includes("node_modules")) {
+          assert.match(entry, ALLOWED_NPM, `${build.name} embeds ${entry}`);
+        } else if (entry.endsWith("/*")) {
+          const folder = entry.slice(0, -1);
+          assert.ok(
+            [...graph].some((file) => file.startsWith(folder)),
+            `${build.name} embeds ${entry}, which ${build.entry} never loads`,
+          );
+        } else {
+          assert.ok(
+            graph.has(entry) || ALLOWED_EXTRA.includes(entry),
+            `${build.name} embeds ${entry}, which ${build.entry} never loads`,
+          );
+        }
+      }
+      const added = (await Deno.stat(`${out}/${build.name}`)).size - denoSize;
+      assert.ok(
+        added < MAX_ADDED_BYTES,
+        `${build.name} adds ${added} bytes to Deno's own ${denoSize}`,
+      );
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
 
 const denort = Deno.env.get("DENORT_BIN");
 const reason =
@@ -16,7 +131,7 @@ Deno.test({
   }`,
   ignore: !denort,
   async fn() {
-    const build = new Proc(Deno.execPath(), ["task", "compile"], {
+    const build = new Proc(DENO, ["task", "compile"], {
       env: { DENORT_BIN: denort! },
     });
     const built = await build.finish(180_000);

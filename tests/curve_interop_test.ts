@@ -14,7 +14,7 @@ import {
 import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
 import { COMMAND, parseCommand } from "../lib/zmtp/frame.ts";
 import { CurveDriver } from "./_curve_driver.ts";
-import { Proc, PYTHON, ROOT, within } from "./_process.ts";
+import { python, pythonWithZmq, ROOT, within } from "./_process.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const REP_PEER = `${ROOT}tests/peers/curve_rep.py`;
@@ -31,7 +31,7 @@ Deno.test("CurveMechanism client speaks with a pyzmq CURVE REP server behind a Z
     await Deno.mkdir(`${dir}/allowed`);
     await writeCertificate(`${dir}/server`, server);
     await writeCertificate(`${dir}/allowed/client`, client);
-    await using peer = new Proc(PYTHON, [
+    await using peer = python([
       REP_PEER,
       `${dir}/server.key_secret`,
       `${dir}/allowed`,
@@ -101,7 +101,7 @@ Deno.test("CurveMechanism server answers a pyzmq CURVE REQ client and refuses an
   try {
     const server = await generateKeyPair();
     // The clients' certificates come from pyzmq itself this time.
-    const created = await new Deno.Command(PYTHON, {
+    const created = await new Deno.Command(pythonWithZmq(), {
       args: [
         "-c",
         "import sys, zmq.auth\nfor n in ('client', 'stranger'): zmq.auth.create_certificates(sys.argv[1], n)",
@@ -116,7 +116,7 @@ Deno.test("CurveMechanism server answers a pyzmq CURVE REQ client and refuses an
       authorize: allowKeys([client.publicKey]),
     });
     const serve = async (name: string) => {
-      const peer = new Proc(PYTHON, [
+      const peer = python([
         REQ_PEER,
         endpoint,
         encodeZ85Key(server.publicKey),

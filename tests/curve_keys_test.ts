@@ -12,7 +12,7 @@ import {
   readPublicKeys,
   writeCertificate,
 } from "../lib/zmtp/curve_keys.ts";
-import { PYTHON } from "./_process.ts";
+import { pythonWithZmq } from "./_process.ts";
 
 // libzmq's test keys (tests/testutil_security.cpp).
 const SERVER_PUBLIC = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
@@ -21,7 +21,7 @@ const CLIENT_PUBLIC = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
 const CLIENT_SECRET = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 
 async function python(script: string, ...args: string[]): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(PYTHON, {
+  const { code, stdout, stderr } = await new Deno.Command(pythonWithZmq(), {
     args: ["-c", script, ...args],
     stdout: "piped",
     stderr: "piped",

@@ -8,8 +8,7 @@ import {
   freePort,
   node,
   portIsFree,
-  Proc,
-  PYTHON,
+  python,
   runClient,
   startServer,
   startTutorialServer,
@@ -49,7 +48,7 @@ Deno.test("client.ts gets multiply_server.py's exact replies", async () => {
 
 Deno.test("multiply_client.py gets server.ts's replies, and server.ts logs as Python does", async () => {
   await using ours = await startServer(["5", "0"]);
-  const client = new Proc(PYTHON, ["-u", TUTORIAL_CLIENT, String(ours.port)], {
+  const client = python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
     input: "100\n1000\n",
   });
   const result = await client.finish();
@@ -65,6 +64,24 @@ Deno.test("multiply_client.py gets server.ts's replies, and server.ts logs as Py
     `Waiting for clients on port '${ours.port}' on host '127.0.0.1'.`,
     "received: 100 sending: 500.0",
     "received: 1000 sending: 5000.0",
+  ]);
+});
+
+// What client.ts mirrors when it refuses such a line.
+Deno.test("multiply_client.py stops with an error at a line that is not UTF-8, and never sends it", async () => {
+  await using ours = await startServer(["2", "0"]);
+  const client = python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
+    input: new Uint8Array([0x31, 0x0a, 0xff, 0xfe, 0x32, 0x0a, 0x33, 0x0a]),
+  });
+  const result = await client.finish();
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /Unicode(En|De)codeError/);
+  assert.match(result.stdout, /multiply: 2\.0\ngive a number to multiply: $/);
+  ours.server.kill("SIGTERM");
+  const log = await ours.server.finish();
+  assert.deepEqual(log.stdout.split("\n").slice(1), [
+    "received: 1 sending: 2.0",
+    "",
   ]);
 });
 
@@ -133,7 +150,7 @@ Deno.test("many tutorial clients at once on one server.ts", async () => {
   const clients = Array.from(
     { length: 5 },
     (_, c) =>
-      new Proc(PYTHON, ["-u", TUTORIAL_CLIENT, String(ours.port)], {
+      python(["-u", TUTORIAL_CLIENT, String(ours.port)], {
         input: `${c}\n${c + 10}\n`,
       }),
   );

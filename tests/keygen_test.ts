@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Proc, PYTHON, ROOT } from "./_process.ts";
+import { Proc, pythonWithZmq, ROOT } from "./_process.ts";
 
 const DENO = Deno.execPath();
 
@@ -50,7 +50,7 @@ Deno.test("deno task keygen NAME writes certificates under the caller's director
       (await Deno.stat(`${dir}/certs/server.key_secret`)).mode! & 0o777,
       0o600,
     );
-    const loaded = await new Deno.Command(PYTHON, {
+    const loaded = await new Deno.Command(pythonWithZmq(), {
       args: [
         "-c",
         `import sys, zmq, zmq.auth

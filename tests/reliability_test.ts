@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import {
   deno,
   freePort,
-  Proc,
-  PYTHON,
+  python,
   ROOT,
   runClient,
   sleep,
@@ -52,7 +51,7 @@ Deno.test("client.ts on a terminal returns to the prompt after giving up", async
   await using ours = await startServer(["2", "0"]);
   ours.server.kill("SIGSTOP");
   try {
-    const session = new Proc(PYTHON, [
+    const session = python([
       `${ROOT}tests/peers/pty_run.py`,
       "100",
       "--",
@@ -184,7 +183,7 @@ Deno.test("a request whose server dies is retried on another; every reply matche
 Deno.test("servers behind a libzmq broker (zmq.proxy): kill one, every request still answered", async () => {
   const frontend = freePort();
   const backend = freePort();
-  await using broker = new Proc(PYTHON, [
+  await using broker = python([
     "-u",
     `${ROOT}tests/peers/broker.py`,
     String(frontend),

@@ -169,6 +169,19 @@ Deno.test("server.ts --max-connections refuses the extra connection and says so 
   await stillServes(ours.port);
 });
 
+Deno.test("server.ts --max-connections 1 says '1 connection is open already'", async () => {
+  await using ours = await startServer(["2", "0", "--max-connections", "1"]);
+  using a = await RawPeer.connect(ours.port);
+  await a.handshake("REQ");
+  using extra = await RawPeer.connect(ours.port);
+  assert.ok(await extra.closedByPeer(), "refused");
+  await ours.server.waitFor(/\(said once\)\n/, 5000, "stderr");
+  assert.equal(
+    ours.server.stderr,
+    "server: refusing connections: 1 connection is open already (--max-connections) (said once)\n",
+  );
+});
+
 Deno.test("server.ts answers PING with PONG in the middle of traffic", async () => {
   await using ours = await startServer(["2", "0", "--quiet"]);
   using peer = await RawPeer.connect(ours.port);

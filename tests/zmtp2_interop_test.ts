@@ -14,8 +14,8 @@ import assert from "node:assert/strict";
 import {
   deno,
   freePort,
-  Proc,
-  PYTHON,
+  type Proc,
+  python,
   ROOT,
   runClient,
   sleep,
@@ -161,13 +161,13 @@ Deno.test("JeroMQ 0.3.6's REP speaks ZMTP/2.0, and takes revision 3 for 2.0", as
 Deno.test("a JeroMQ REQ (ZMTP/2.0) gets multiply_server.py's exact replies: libzmq downgrades", async () => {
   requireJeromq();
   const port = freePort();
-  await using python = await startTutorialServer(2, port);
+  await using tutorial = await startTutorialServer(2, port);
   const result = await runJeromqReq(tcp(port), REQUESTS);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, REPLIES_2X);
   assert.equal(result.stdout, replies(REQUESTS, 2));
   assert.deepEqual(
-    logLines((await python.waitForLines(REQUESTS.length + 1)).join("\n")),
+    logLines((await tutorial.waitForLines(REQUESTS.length + 1)).join("\n")),
     REQUESTS.map((r) => logLine(r, replyFor(r, 2))),
   );
 });
@@ -180,7 +180,7 @@ Deno.test({
   async fn() {
     requireJeromq();
     const port = freePort();
-    await using python = await startTutorialServer(2, port);
+    await using tutorial = await startTutorialServer(2, port);
     await using ours = await startServer(["2", "0"]);
     const [theirs, mine] = await Promise.all([
       runJeromqReq(tcp(port), REQUESTS),
@@ -190,7 +190,7 @@ Deno.test({
     assert.equal(theirs.stdout, REPLIES_2X);
     assert.equal(mine.code, 0, mine.stderr);
     assert.equal(mine.stdout, theirs.stdout);
-    const expectedLog = await python.waitForLines(REQUESTS.length + 1);
+    const expectedLog = await tutorial.waitForLines(REQUESTS.length + 1);
     const ourLog = await ours.server.waitForLines(REQUESTS.length + 1);
     assert.deepEqual(ourLog.slice(1), expectedLog.slice(1));
   },
@@ -201,10 +201,10 @@ Deno.test({
 Deno.test("multiply_client.py gets a JeroMQ REP's replies, the same as multiply_server.py's", async () => {
   requireJeromq();
   const port = freePort();
-  await using python = await startTutorialServer(3, port);
+  await using tutorial = await startTutorialServer(3, port);
   await using rep = await startJeromqRep(3);
   const tutorialClient = (to: number) =>
-    new Proc(PYTHON, ["-u", TUTORIAL_CLIENT, String(to)], {
+    python(["-u", TUTORIAL_CLIENT, String(to)], {
       input: lines(REQUESTS),
     });
   await using theirs = tutorialClient(port);
@@ -222,7 +222,7 @@ Deno.test("multiply_client.py gets a JeroMQ REP's replies, the same as multiply_
     lines(tutorialClientReplies(actual.stdout)),
     replies(REQUESTS, 3),
   );
-  const expectedLog = await python.waitForLines(REQUESTS.length + 1);
+  const expectedLog = await tutorial.waitForLines(REQUESTS.length + 1);
   const jeromqLog = await rep.server.waitForLines(REQUESTS.length + 1);
   assert.deepEqual(jeromqLog.slice(1), expectedLog.slice(1));
   assert.equal(
@@ -301,9 +301,9 @@ async function mixedClientsAtOnce(
 Deno.test("JeroMQ REQs (ZMTP/2.0) and client.ts (3.1) at once on one multiply_server.py", async () => {
   requireJeromq();
   const port = freePort();
-  await using python = await startTutorialServer(3, port);
+  await using tutorial = await startTutorialServer(3, port);
   await mixedClientsAtOnce(port, 3);
-  await python.waitForLines(1 + 6 * 25);
+  await tutorial.waitForLines(1 + 6 * 25);
 });
 
 Deno.test({
@@ -340,7 +340,7 @@ async function behindAProxy(
   const workers = [0, 1].map(() =>
     worker === "server.ts"
       ? deno("server.ts", ["3", "--connect", tcp(backend)])
-      : new Proc(PYTHON, [
+      : python([
         "-u",
         `${ROOT}tests/peers/connect_rep.py`,
         "3",
@@ -374,11 +374,9 @@ async function behindAProxy(
         assert.equal(result.code, 0, `JeroMQ REQ: ${result.stderr}`);
         return result.stdout;
       }
-      await using client = new Proc(
-        PYTHON,
-        ["-u", TUTORIAL_CLIENT, String(frontend)],
-        { input },
-      );
+      await using client = python(["-u", TUTORIAL_CLIENT, String(frontend)], {
+        input,
+      });
       const result = await client.finish(40_000);
       return lines(tutorialClientReplies(result.stdout));
     }));
@@ -400,7 +398,7 @@ async function startPyzmqBroker(
   frontend: number,
   backend: number,
 ): Promise<Proc> {
-  const broker = new Proc(PYTHON, [
+  const broker = python([
     "-u",
     `${ROOT}tests/peers/broker.py`,
     String(frontend),

@@ -658,7 +658,9 @@ export abstract class SocketBase implements PipeOwner {
         type: "refused",
         endpoint: listener.endpoint,
         remote,
-        reason: `${this.options.maxConnections} connections are open already`,
+        reason: this.options.maxConnections === 1
+          ? "1 connection is open already"
+          : `${this.options.maxConnections} connections are open already`,
       });
       return;
     }

@@ -4,6 +4,8 @@
 
 Waits for the prompt before typing each LINE, types Ctrl-D after the last,
 and echoes everything the terminal showed. Exits with the command's status.
+A LINE may hold Python escapes (\\xff types the octet 0xff); a LINE of ^C
+types Ctrl-C instead, and nothing after it.
 """
 import os
 import pty
@@ -35,9 +37,13 @@ def read_until(marker, count, seconds=15.0):
 prompt = b"give a number to multiply: "
 for i, line in enumerate(lines):
     read_until(prompt, i + 1)
-    os.write(fd, line.encode() + b"\n")
-read_until(prompt, len(lines) + 1)
-os.write(fd, b"\x04")
+    if line == "^C":
+        os.write(fd, b"\x03")
+        break
+    os.write(fd, line.encode().decode("unicode_escape").encode("latin-1") + b"\n")
+else:
+    read_until(prompt, len(lines) + 1)
+    os.write(fd, b"\x04")
 _, status = os.waitpid(pid, 0)
 try:
     while True:

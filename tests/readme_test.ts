@@ -1,0 +1,227 @@
+/**
+ * README.md's examples print what README.md shows. Every `console` block is
+ * typed as written, through `sh` and with the real tasks, except that its
+ * ports are swapped for free ones (other work may hold 2345 or 2500 here);
+ * the broker example and the benchmark report are checked too.
+ */
+import assert from "node:assert/strict";
+import {
+  freePort,
+  portIsFree,
+  Proc,
+  python,
+  ROOT,
+  startServer,
+} from "./_process.ts";
+
+const README = await Deno.readTextFile(`${ROOT}README.md`);
+// Plain text, as the README shows it (on a terminal the Task line is green).
+const ENV = { NO_COLOR: "1" };
+
+interface ConsoleBlock {
+  command: string;
+  output: string;
+}
+
+/** Every ```console block: its `$` command line and the lines after it. */
+function consoleBlocks(): ConsoleBlock[] {
+  return [...README.matchAll(/```console\n([\s\S]*?)```/g)].map(([, body]) => {
+    const [first, ...rest] = body.split("\n");
+    assert.match(first, /^\$ /, `a console block starts with "$ ":\n${body}`);
+    assert.ok(
+      !rest.some((line) => line.startsWith("$ ")),
+      `one command per console block:\n${body}`,
+    );
+    return { command: first.slice(2), output: rest.join("\n") };
+  });
+}
+
+/** The one console block whose command matches. */
+function block(command: RegExp): ConsoleBlock {
+  const found = consoleBlocks().filter((b) => command.test(b.command));
+  assert.equal(found.length, 1, `README.md console blocks matching ${command}`);
+  return found[0];
+}
+
+/** Swaps each README port for the one used here, in a text. */
+function withPorts(text: string, ports: Record<string, number>): string {
+  return Object.entries(ports).reduce(
+    (t, [from, to]) => t.replaceAll(from, String(to)),
+    text,
+  );
+}
+
+/** Runs a command line as a reader types it; stdout and stderr as one. */
+async function typed(command: string): Promise<string> {
+  const shell = new Proc("sh", ["-c", `exec 2>&1; ${command}`], {
+    env: ENV,
+  });
+  const result = await shell.finish(30_000);
+  return result.stdout;
+}
+
+const EXAMPLES = {
+  tutorial: /^printf '100\\n1000\\nabc\\n' \| tools\/deno task client 2500$/,
+  noServer: /^printf '100\\n' \| tools\/deno task client 2345 --timeout/,
+  verbose: /^printf .* --connect .* --connect .* --verbose$/,
+  server: /^tools\/deno task server$/,
+  client: /^tools\/deno task client$/,
+};
+
+Deno.test("README.md: every console block is one this file checks", () => {
+  for (const { command } of consoleBlocks()) {
+    const checks = Object.values(EXAMPLES).filter((p) => p.test(command));
+    assert.equal(checks.length, 1, `no check for: $ ${command}`);
+  }
+});
+
+Deno.test("README.md: the pipeline to a 5x server on port 2500 prints what it shows", async () => {
+  const { command, output } = block(EXAMPLES.tutorial);
+  await using ours = await startServer(["5", "0", "--quiet"]);
+  const ports = { "2500": ours.port };
+  assert.equal(
+    await typed(withPorts(command, ports)),
+    withPorts(output, ports),
+  );
+});
+
+Deno.test("README.md: the pipeline with no server prints what it shows", async () => {
+  const { command, output } = block(EXAMPLES.noServer);
+  const ports = { "2345": freePort() };
+  assert.equal(
+    await typed(withPorts(command, ports)),
+    withPorts(output, ports),
+  );
+});
+
+/**
+ * Checks a --verbose transcript against the order rule README.md states:
+ * requests in order, each reply preceded by the server that computed it.
+ */
+function assertEachReplyFromItsServer(
+  transcript: string,
+  requests: number[],
+  multipliers: Record<string, number>,
+) {
+  const [task, ...lines] = transcript.trimEnd().split("\n");
+  assert.match(task, /^Task client /);
+  assert.equal(lines.length, requests.length * 2, transcript);
+  requests.forEach((request, i) => {
+    const [, endpoint] = /^reply from (\S+)$/.exec(lines[2 * i]) ?? [];
+    assert.ok(endpoint in multipliers, `line ${2 * i + 2}: ${lines[2 * i]}`);
+    assert.equal(lines[2 * i + 1], `${request * multipliers[endpoint]}.0`);
+  });
+}
+
+Deno.test("README.md: the two-server --verbose example: requests in order, each reply from the server it names", async () => {
+  const { command, output } = block(EXAMPLES.verbose);
+  const requests = /^printf '([^']*)'/.exec(command)![1].split("\\n")
+    .filter((line) => line !== "").map(Number);
+  // The README's own transcript keeps the rule it states.
+  assertEachReplyFromItsServer(output, requests, {
+    "tcp://127.0.0.1:2345": 2,
+    "tcp://127.0.0.1:2500": 5,
+  });
+  await using two = await startServer(["2", "0", "--quiet"]);
+  await using five = await startServer(["5", "0", "--quiet"]);
+  const ports = { "2345": two.port, "2500": five.port };
+  const transcript = await typed(withPorts(command, ports));
+  assertEachReplyFromItsServer(transcript, requests, {
+    [`tcp://127.0.0.1:${two.port}`]: 2,
+    [`tcp://127.0.0.1:${five.port}`]: 5,
+  });
+  assert.equal(
+    transcript.split("\n")[0],
+    withPorts(output, ports).split("\n")[0],
+  );
+});
+
+// The session on the tutorial's default port, typed on a terminal. The
+// commands name no port, so this runs only when 2345 is free here.
+const defaultPortFree = portIsFree(2345);
+
+Deno.test({
+  name:
+    `README.md: the tutorial's session on the default port prints what it shows${
+      defaultPortFree ? "" : " (skipped: port 2345 is in use here)"
+    }`,
+  ignore: !defaultPortFree,
+  async fn() {
+    const server = block(EXAMPLES.server);
+    const client = block(EXAMPLES.client);
+    await using task = new Proc(`${ROOT}tools/deno`, ["task", "server"], {
+      env: ENV,
+    });
+    await task.waitFor(/Waiting for clients/);
+    const numbers = [...client.output.matchAll(/multiply: (\S+)/g)].map((m) =>
+      m[1]
+    );
+    const session = python([
+      `${ROOT}tests/peers/pty_run.py`,
+      ...numbers,
+      "--",
+      `${ROOT}tools/deno`,
+      "task",
+      "client",
+    ], { env: ENV });
+    const typedSession = await session.finish();
+    assert.equal(typedSession.code, 0, typedSession.stdout);
+    // The screen ends with the prompt that Ctrl-D then closed.
+    const screen = typedSession.stdout.replace(/\r\n/g, "\n").replace(
+      / \n$/,
+      "",
+    );
+    assert.equal(screen, client.output.trimEnd());
+    await task.waitFor(new RegExp(`(received: .*\\n){${numbers.length}}`));
+    task.kill("SIGINT");
+    const log = await task.finish();
+    assert.equal(log.stderr + log.stdout, server.output.trimEnd() + "\n");
+  },
+});
+
+Deno.test("README.md: the broker example answers as its comment says", async () => {
+  const [, body] = /```sh\n(tools\/python tests\/peers\/broker\.py[\s\S]*?)```/
+    .exec(README)!;
+  const ports = { "5559": freePort(), "5560": freePort() };
+  const lines = withPorts(body, ports).trimEnd().split("\n").map((line) => {
+    const [, command, comment] = /^(.*?)\s*(?:#\s*(.*))?$/.exec(line)!;
+    return { command, comment };
+  });
+  const last = lines.pop()!;
+  const background: Proc[] = [];
+  try {
+    for (const { command } of lines) {
+      assert.match(command, /&$/, "every line but the last runs in background");
+      background.push(
+        new Proc("sh", ["-c", `exec ${command.slice(0, -1)}`], { env: ENV }),
+      );
+    }
+    const shell = new Proc("sh", ["-c", last.command], { env: ENV });
+    const result = await shell.finish(30_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, last.comment!.split(", ").join("\n") + "\n");
+  } finally {
+    for (const proc of background) await proc[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("README.md: the Performance report is bench --report of bench/results/latest.json", async () => {
+  const [, quoted] =
+    /<!-- From `tools\/deno task bench --report bench\/results\/latest\.json`[^\n]*-->\n([\s\S]*?)<!-- End of the report\. -->/
+      .exec(README)!;
+  const bench = new Proc(Deno.execPath(), [
+    "task",
+    "--quiet",
+    "bench",
+    "--report",
+    "bench/results/latest.json",
+  ]);
+  const result = await bench.finish();
+  assert.equal(result.code, 0, result.stderr);
+  // deno fmt pads table cells, draws separator rows its own way and wraps
+  // prose: compare the words and numbers.
+  const normal = (text: string) =>
+    text.split("\n").filter((line) => !/^\|[\s:|-]+\|$/.test(line)).join(" ")
+      .replace(/\s+/g, " ").trim();
+  assert.equal(normal(quoted), normal(result.stdout));
+});
