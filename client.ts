@@ -31,7 +31,9 @@ import {
 } from "./lib/cli.ts";
 import { LineWriter } from "./lib/line_writer.ts";
 import { readLines } from "./lib/lines.ts";
-import { parseEndpoint, Request, SocketError } from "./lib/zmtp/mod.ts";
+import { LazyPirate } from "./lib/lazy_pirate.ts";
+import { readPublicKey, readSecretCertificate } from "./lib/security.ts";
+import { parseEndpoint, type RequestOptions } from "./lib/zmtp/mod.ts";
 
 const DEFAULT_TIMEOUT = 3000;
 const DEFAULT_TRIES = 3;
@@ -48,6 +50,10 @@ Options:
                        repeat: requests go round-robin to the servers that are up
   --timeout MS         wait MS milliseconds for each reply (default ${DEFAULT_TIMEOUT})
   --retries N          try each request N times before giving up (default ${DEFAULT_TRIES})
+  --curve-server-key KEY  encrypt with CURVE, trusting the server whose public
+                       key is KEY (Z85, or the path of its NAME.key)
+  --curve-key FILE     present this certificate (NAME.key_secret) to a CURVE
+                       server; without it, a fresh key pair per run
   --heartbeat MS       PING a server silent for MS milliseconds, and drop the
                        connection if nothing comes MS after that (default
                        ${DEFAULT_HEARTBEAT}; 0 turns heartbeats off)
@@ -60,6 +66,8 @@ const OPTIONS = {
   timeout: { type: "string" },
   retries: { type: "string" },
   heartbeat: { type: "string" },
+  "curve-server-key": { type: "string" },
+  "curve-key": { type: "string" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -70,6 +78,8 @@ interface Settings {
   timeout: number;
   tries: number;
   heartbeat: number;
+  curveServerKey?: string;
+  curveKey?: string;
   verbose: boolean;
 }
 
@@ -101,63 +111,39 @@ function settingsFrom(args: string[]): Settings | "help" | "version" {
       ? DEFAULT_TRIES
       : parseInteger(tries, "--retries", 1, 1_000_000),
     heartbeat: parseHeartbeat(cli.string("heartbeat")),
+    curveServerKey: cli.string("curve-server-key"),
+    curveKey: curveKey(cli.string("curve-key"), cli.string("curve-server-key")),
     verbose: cli.flag("verbose"),
   };
 }
 
-/**
- * Asks with retries: a try that times out closes and reopens the socket, so
- * that a late reply can never be matched to a later request; a try whose
- * server went away is sent again at once, to a server that is up.
- */
-class LazyPirate {
-  readonly #settings: Settings;
-  #socket: Request;
-
-  constructor(settings: Settings) {
-    this.#settings = settings;
-    this.#socket = this.#open();
+function curveKey(
+  file: string | undefined,
+  serverKey: string | undefined,
+): string | undefined {
+  if (file !== undefined && serverKey === undefined) {
+    throw new UsageError(
+      "--curve-key needs --curve-server-key: CURVE starts from the server's public key",
+    );
   }
+  return file;
+}
 
-  #open(): Request {
-    const socket = new Request({
-      receiveTimeout: this.#settings.timeout,
-      ...heartbeatOptions(this.#settings.heartbeat),
-      linger: 0,
-    });
-    for (const endpoint of this.#settings.endpoints) socket.connect(endpoint);
-    return socket;
-  }
-
-  async ask(line: Uint8Array): Promise<Uint8Array | undefined> {
-    const { tries, timeout, verbose } = this.#settings;
-    for (let attempt = 1; attempt <= tries; attempt++) {
-      await this.#socket.send(line);
-      try {
-        const [reply = new Uint8Array(0)] = await this.#socket.receive();
-        if (verbose) printError(`reply from ${this.#socket.lastPeer}`);
-        return reply;
-      } catch (error) {
-        if (!(error instanceof SocketError)) throw error;
-        const why = error.code === "EAGAIN"
-          ? `no reply within ${timeout} ms`
-          : error.code === "EHOSTUNREACH"
-          ? error.message.replace(/^Cannot receive: /, "")
-          : undefined;
-        if (why === undefined) throw error;
-        if (verbose) printError(`${why} (try ${attempt} of ${tries})`);
-        if (error.code === "EAGAIN") {
-          await this.#socket.close();
-          this.#socket = this.#open();
-        }
-      }
-    }
-    return undefined;
-  }
-
-  close(): Promise<void> {
-    return this.#socket.close();
-  }
+// The socket options for CURVE, read from the files named.
+async function curveOptions(settings: Settings): Promise<RequestOptions> {
+  if (settings.curveServerKey === undefined) return {};
+  const serverKey = await readPublicKey(
+    settings.curveServerKey,
+    "--curve-server-key",
+  );
+  const own = settings.curveKey === undefined
+    ? undefined
+    : await readSecretCertificate(settings.curveKey, "--curve-key");
+  return {
+    curveServerKey: serverKey,
+    curvePublicKey: own?.publicKey,
+    curveSecretKey: own?.secretKey,
+  };
 }
 
 async function main(): Promise<number> {
@@ -184,7 +170,16 @@ async function main(): Promise<number> {
       void out.flush().finally(() => Deno.exit(130));
     });
   }
-  const pirate = new LazyPirate(settings);
+  const pirate = new LazyPirate({
+    endpoints: settings.endpoints,
+    timeout: settings.timeout,
+    tries: settings.tries,
+    socket: {
+      ...heartbeatOptions(settings.heartbeat),
+      ...await curveOptions(settings),
+    },
+    onTry: settings.verbose ? (text) => printError(text) : undefined,
+  });
   const decoder = new TextDecoder();
   const strict = new TextDecoder("utf-8", { fatal: true });
   const lines = readLines(Deno.stdin.readable);
@@ -205,17 +200,14 @@ async function main(): Promise<number> {
       status = 1;
       break;
     }
-    const reply = await pirate.ask(next.value);
-    if (reply !== undefined) {
-      out.line(decoder.decode(reply));
+    const outcome = await pirate.ask(next.value);
+    if ("reply" in outcome) {
+      if (settings.verbose) printError(`reply from ${outcome.from}`);
+      out.line(decoder.decode(outcome.reply));
       continue;
     }
-    printError(
-      `no reply from ${settings.endpoints.join(", ")} after ${settings.tries} ${
-        settings.tries === 1 ? "try" : "tries"
-      }`,
-    );
-    if (!interactive) {
+    printError(outcome.failure);
+    if (!interactive || outcome.fatal) {
       status = 1;
       break;
     }

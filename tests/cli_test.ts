@@ -253,7 +253,7 @@ Deno.test("client.ts: in a pipe, end of input exits 0 and blank lines get Python
   assert.equal(result.stdout, "2.0\nnot a 'float'\n4.0\n6.0\n");
 });
 
-Deno.test("client.ts: no server gives one clear line and exit 1 in a pipe", async () => {
+Deno.test("client.ts: no server says connection refused in one line, exit 1 in a pipe", async () => {
   const port = freePort();
   const result = await runClient([
     String(port),
@@ -265,7 +265,7 @@ Deno.test("client.ts: no server gives one clear line and exit 1 in a pipe", asyn
   assert.equal(result.code, 1);
   assert.equal(
     result.stderr,
-    `no reply from tcp://127.0.0.1:${port} after 2 tries\n`,
+    `no reply after 2 tries: connection refused by 127.0.0.1:${port} (is the server running, on that port?)\n`,
   );
   assert.equal(result.stdout, "");
 });

@@ -339,9 +339,7 @@ export class Connection implements FrameSink {
         if (n === null) {
           const handshake = this.#handshake;
           if (handshake !== undefined) {
-            this.#closeError = new HandshakeClosedError(
-              handshake.greetingDone ? handshake.mechanism.name : "greeting",
-            );
+            this.#closeError = new HandshakeClosedError(handshake.stage);
           }
           break;
         }

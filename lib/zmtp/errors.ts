@@ -124,19 +124,25 @@ export class MechanismMismatchError extends ProtocolError {
 /**
  * The peer closed the connection before the handshake was done: a server
  * that refuses us without ERROR (libzmq closes on a mechanism it cannot
- * open, such as a CURVE HELLO for another server key), or one that is not
- * a ZeroMQ peer at all.
+ * use, such as a CURVE HELLO for another server key), or one that is not a
+ * ZeroMQ peer at all.
  */
 export class HandshakeClosedError extends ProtocolError {
-  /** How far the handshake got: `greeting` or the mechanism's name. */
+  /**
+   * How far the handshake got: `connection` (nothing received), `greeting`
+   * (part of a ZMTP greeting), or the mechanism whose handshake was under
+   * way (`NULL`, `CURVE`).
+   */
   readonly stage: string;
 
   /**
-   * @param stage `greeting`, or the mechanism whose handshake was under way
+   * @param stage `connection`, `greeting`, or a mechanism's name
    */
   constructor(stage: string) {
     super(
-      stage === "greeting"
+      stage === "connection"
+        ? "Peer closed the connection before sending anything"
+        : stage === "greeting"
         ? "Peer closed the connection during the greeting"
         : `Peer closed the connection during the ${stage} handshake`,
     );

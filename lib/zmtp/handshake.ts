@@ -86,6 +86,12 @@ export class Handshake {
     return this.#have === this.#need && this.#need > GREETING_HEAD_SIZE;
   }
 
+  /** How far the handshake got, for a peer that hangs up midway. */
+  get stage(): string {
+    if (this.greetingDone) return this.mechanism.name;
+    return this.#have === 0 ? "connection" : "greeting";
+  }
+
   /** The peer's ZMTP major version: 2 or 3 (0 until known). */
   get version(): number {
     return this.#version;

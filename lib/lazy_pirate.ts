@@ -1,0 +1,281 @@
+/**
+ * A client that never hangs and says why (the ZeroMQ guide's "Lazy
+ * Pirate"): each request waits a while for its reply, is tried again on a
+ * fresh socket after a timeout, and at once elsewhere when its server goes
+ * away. It watches its sockets' events, so that a request that gets no reply
+ * ends with the real cause in one line: connection refused, a name that
+ * does not resolve, a peer that is not ZeroMQ, a handshake refused, or no
+ * reply in time. Causes that waiting cannot cure (no permission, a refusal
+ * by every server) end the request at once.
+ *
+ * @module
+ */
+
+import {
+  CurveAuthorizationError,
+  HandshakeClosedError,
+  HandshakeRefusedError,
+  MechanismMismatchError,
+  parseEndpoint,
+  PeerTimeoutError,
+  ProtocolError,
+  Request,
+  type RequestOptions,
+  SocketError,
+  type SocketEvent,
+} from "./zmtp/mod.ts";
+
+/** What a {@link LazyPirate} needs. */
+export interface LazyPirateOptions {
+  /** The servers, tried round-robin. */
+  endpoints: string[];
+  /** Milliseconds each try waits for its reply. */
+  timeout: number;
+  /** Tries per request. */
+  tries: number;
+  /** Options for each socket (heartbeats, CURVE keys). */
+  socket?: RequestOptions;
+  /** Told each try's outcome, for `--verbose`. */
+  onTry?: (text: string) => void;
+}
+
+/** How a request ended. */
+export type Outcome =
+  | { reply: Uint8Array; from: string }
+  | { failure: string; fatal: boolean };
+
+/**
+ * Sends requests with retries. A try that times out closes and reopens the
+ * socket, so that a late reply can never be matched to a later request; a
+ * try whose server went away is sent again at once, to a server that is up.
+ */
+export class LazyPirate {
+  readonly #options: LazyPirateOptions;
+  #socket: Request;
+  // The latest reason a try could not complete, from the socket's events.
+  #cause: string | undefined;
+  // Endpoints that refused us for good, and what they said.
+  readonly #stopped = new Map<string, string>();
+  #fatal: string | undefined;
+  // Connections made whose handshake has not completed yet.
+  readonly #greeting = new Set<string>();
+  readonly #curve: boolean;
+
+  /**
+   * @param options servers, timing and socket options
+   */
+  constructor(options: LazyPirateOptions) {
+    this.#options = options;
+    this.#curve = options.socket?.curveServerKey !== undefined;
+    this.#socket = this.#open();
+  }
+
+  #open(): Request {
+    const socket = new Request({
+      ...this.#options.socket,
+      receiveTimeout: this.#options.timeout,
+      linger: 0,
+      onEvent: (event) => this.#observe(event),
+    });
+    for (const endpoint of this.#options.endpoints) socket.connect(endpoint);
+    return socket;
+  }
+
+  /**
+   * Sends one request and waits for its reply, trying again as needed.
+   *
+   * @param request the request's body
+   * @returns the reply, or why there is none
+   */
+  async ask(request: Uint8Array): Promise<Outcome> {
+    const { tries, timeout, onTry } = this.#options;
+    let why = "";
+    let closedEachTime = true;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      if (this.#fatal !== undefined) {
+        return { failure: this.#fatal, fatal: true };
+      }
+      this.#cause = undefined;
+      await this.#socket.send(request);
+      try {
+        const [reply = new Uint8Array(0)] = await this.#socket.receive();
+        return { reply, from: this.#socket.lastPeer ?? "" };
+      } catch (error) {
+        if (!(error instanceof SocketError)) throw error;
+        if (this.#fatal !== undefined) {
+          return { failure: this.#fatal, fatal: true };
+        }
+        if (error.code === "EHOSTUNREACH") {
+          why = `${
+            hostOf(error.message)
+          } closed the connection before replying`;
+        } else if (error.code === "EAGAIN") {
+          closedEachTime = false;
+          why = this.#cause ?? this.#silence(timeout);
+          await this.#socket.close();
+          this.#socket = this.#open();
+        } else {
+          throw error;
+        }
+        onTry?.(`try ${attempt} of ${tries}: ${why}`);
+      }
+    }
+    if (closedEachTime && tries > 1) {
+      why += ` each time (a server closes the connection on a request over` +
+        ` its --max-message-size; this one is ${request.length} octets)`;
+    }
+    return {
+      failure: `no reply after ${tries} ${
+        tries === 1 ? "try" : "tries"
+      }: ${why}`,
+      fatal: false,
+    };
+  }
+
+  /** Closes the socket. */
+  close(): Promise<void> {
+    return this.#socket.close();
+  }
+
+  // Why a try timed out when no event said why.
+  #silence(timeout: number): string {
+    if (this.#socket.peerCount > 0) return `no reply within ${timeout} ms`;
+    if (this.#greeting.size > 0) {
+      const at = [...this.#greeting].map(hostOf).join(", ");
+      return `${at} took the connection but did not greet within ${timeout} ms (a hung server, or not a ZeroMQ one)`;
+    }
+    const at = this.#options.endpoints.map(hostOf).join(", ");
+    return `no connection to ${at} within ${timeout} ms`;
+  }
+
+  #observe(event: SocketEvent): void {
+    switch (event.type) {
+      case "connected":
+        this.#greeting.add(event.endpoint);
+        break;
+      case "ready":
+        this.#greeting.delete(event.endpoint);
+        break;
+      case "retrying":
+        if (event.error) {
+          this.#cause = causeOf(event.endpoint, event.error, this.#curve);
+        }
+        break;
+      case "disconnected":
+        this.#greeting.delete(event.endpoint);
+        // A hang-up says less than what came before it (the two sides see
+        // a mismatch at about the same time; whoever closes first wins).
+        if (
+          event.error &&
+          !(event.error instanceof HandshakeClosedError &&
+            this.#cause !== undefined)
+        ) {
+          this.#cause = causeOf(event.endpoint, event.error, this.#curve);
+        }
+        break;
+      case "stopped": {
+        const cause = event.error === undefined
+          ? `${hostOf(event.endpoint)} refused this client`
+          : causeOf(event.endpoint, event.error, this.#curve);
+        this.#stopped.set(event.endpoint, cause);
+        this.#cause = cause;
+        // Nothing left to try: end the request now, not at its timeout.
+        if (this.#stopped.size === this.#options.endpoints.length) {
+          this.#fatal = [...this.#stopped.values()].join("; ");
+          void this.#socket.close();
+        }
+        break;
+      }
+    }
+  }
+}
+
+// `host:port` of an endpoint, or of the endpoint named in a message.
+function hostOf(text: string): string {
+  const match = /tcp:\/\/\S+/.exec(text);
+  if (match === null) return text;
+  try {
+    const { host, port } = parseEndpoint(match[0].replace(/[,.;:]$/, ""));
+    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  } catch {
+    return match[0];
+  }
+}
+
+/**
+ * Why a connect attempt failed or a connection ended, in one line a user
+ * can act on.
+ *
+ * @param endpoint the endpoint concerned
+ * @param error what the socket's event carried
+ * @param curve whether we use CURVE
+ */
+export function causeOf(
+  endpoint: string,
+  error: Error,
+  curve = false,
+): string {
+  const at = hostOf(endpoint);
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `connection refused by ${at} (is the server running, on that port?)`;
+  }
+  if (error instanceof Deno.errors.TimedOut) {
+    return `no answer from ${at} to the connection request (the host is down, or a firewall drops it)`;
+  }
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    return `no permission to connect to ${at} (run Deno with --allow-net; deno task client grants it)`;
+  }
+  if (/lookup address|resolve|Name or service not known/i.test(error.message)) {
+    return `cannot resolve the host name in ${endpoint}`;
+  }
+  if (error instanceof HandshakeRefusedError) {
+    const hint = error.reason === "400"
+      ? " (this client's CURVE key is not on its allow-list)"
+      : error.reason === "Invalid-socket-type"
+      ? " (it is not a REP or ROUTER socket)"
+      : "";
+    return `${at} refused the handshake with ERROR "${error.reason}"${hint}`;
+  }
+  if (error instanceof MechanismMismatchError) {
+    if (error.offered === "CURVE") {
+      return `${at} requires CURVE (give its public key with --curve-server-key)`;
+    }
+    return error.offered === "ZMTP/2.0"
+      ? `${at} speaks ZMTP/2.0, which cannot carry CURVE`
+      : `${at} offers ${error.offered}, not CURVE (is --curve-server-key meant for this server?)`;
+  }
+  if (error instanceof HandshakeClosedError) {
+    switch (error.stage) {
+      case "CURVE":
+        return `${at} closed the connection during the CURVE handshake (is --curve-server-key its public key?)`;
+      case "greeting":
+        return curve
+          ? `${at} closed the connection during the ZMTP greeting (does it use CURVE?)`
+          : `${at} closed the connection during the ZMTP greeting (does it require CURVE? see --curve-server-key)`;
+      case "connection":
+        return `${at} closed the connection without a word (is it a ZeroMQ server?)`;
+      default:
+        return `${at} closed the connection during the handshake (is it a REP or ROUTER socket?)`;
+    }
+  }
+  if (error instanceof CurveAuthorizationError) return error.message;
+  if (error instanceof PeerTimeoutError) {
+    return `${at} went silent: ${error.message} (--heartbeat)`;
+  }
+  if (error instanceof ProtocolError) {
+    return /greeting|signature|ZMTP\//i.test(error.message)
+      ? `${at} is not a ZeroMQ peer: ${lowerFirst(error.message)}`
+      : `${at} broke the protocol: ${lowerFirst(error.message)}`;
+  }
+  if (error instanceof Deno.errors.ConnectionReset) {
+    return `${at} reset the connection`;
+  }
+  return `${at}: ${error.message}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
