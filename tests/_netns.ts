@@ -149,14 +149,19 @@ export async function ourNamespaces(): Promise<string[]> {
   );
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (error) {
-    // Without --allow-read we cannot tell: assume it runs.
-    return !(error instanceof Deno.errors.NotFound);
-  }
+/**
+ * Which of `pids` run now. Asks a shell: Deno wants --allow-all, not just
+ * --allow-read, to look at /proc/PID.
+ */
+async function running(pids: number[]): Promise<Set<number>> {
+  if (pids.length === 0) return new Set();
+  const text = await command("sh", [
+    "-c",
+    'for pid; do [ -d "/proc/$pid" ] && echo "$pid"; done; exit 0',
+    "sh",
+    ...pids.map(String),
+  ]);
+  return new Set(text.split("\n").filter(Boolean).map(Number));
 }
 
 /**
@@ -177,22 +182,93 @@ async function removeNamespaces(names: string[]): Promise<void> {
   }));
 }
 
-let swept: Promise<string[]> | undefined;
-
 /**
  * Removes the namespaces of our runs whose process is gone (a run that was
- * killed before it could dispose of its lab). Once per process; returns the
- * names it removed.
+ * killed before it could dispose of its lab); returns their names.
+ * {@link Lab.create} calls it each time.
  */
-export function sweepStaleNamespaces(): Promise<string[]> {
-  return swept ??= (async () => {
-    const stale = (await ourNamespaces()).filter((name) => {
-      const pid = Number(name.split("-")[1]);
-      return Number.isInteger(pid) && pid !== Deno.pid && !processAlive(pid);
-    });
-    await removeNamespaces(stale);
-    return stale;
-  })();
+export async function sweepStaleNamespaces(): Promise<string[]> {
+  const pidOf = (name: string) => Number(name.split("-")[1]);
+  const ours = (await ourNamespaces()).filter((name) =>
+    Number.isInteger(pidOf(name)) && pidOf(name) !== Deno.pid
+  );
+  const alive = await running([...new Set(ours.map(pidOf))]);
+  const stale = ours.filter((name) => !alive.has(pidOf(name)));
+  await removeNamespaces(stale);
+  return stale;
+}
+
+/** One TCP socket as `ss -tni` shows it. */
+export interface TcpSocket {
+  /** ESTAB, SYN-SENT, FIN-WAIT-1, ... */
+  state: string;
+  local: string;
+  peer: string;
+  /** Retransmissions so far (ss's "retrans:current/total", the total). */
+  retransmits: number;
+  /** ss's detail line, for messages. */
+  info: string;
+}
+
+/**
+ * The TCP sockets (listeners excepted) of this network namespace, or of
+ * `namespace`, as `ss -tni` shows them.
+ */
+export async function tcpSockets(namespace?: string): Promise<TcpSocket[]> {
+  const text = namespace === undefined
+    ? await command("ss", ["-Htni"])
+    : await ip(["netns", "exec", namespace, "ss", "-Htni"]);
+  const sockets: TcpSocket[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    if (/^\s/.test(line)) {
+      const socket = sockets.at(-1);
+      if (socket) {
+        socket.info = line.trim();
+        const retrans = line.match(/\bretrans:\d+\/(\d+)/);
+        socket.retransmits = retrans ? Number(retrans[1]) : 0;
+      }
+      continue;
+    }
+    const [state, , , local, peer] = line.trim().split(/\s+/);
+    sockets.push({ state, local, peer, retransmits: 0, info: "" });
+  }
+  return sockets;
+}
+
+/**
+ * Waits until `count` TCP sockets of this namespace (or of `namespace`)
+ * match; returns them. The kernel announces no such event (a segment sent
+ * again, a state reached), so this asks ss every 50 ms, for at most `ms`.
+ */
+export async function waitForSockets(
+  match: (socket: TcpSocket) => boolean,
+  options: { namespace?: string; count?: number; ms?: number; what?: string } =
+    {},
+): Promise<TcpSocket[]> {
+  const { namespace, count = 1, ms = 10_000 } = options;
+  const deadline = Date.now() + ms;
+  while (true) {
+    const sockets = await tcpSockets(namespace);
+    const matching = sockets.filter(match);
+    if (matching.length >= count) return matching;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no ${count} sockets ${options.what ?? "matching"} within ${ms} ms${
+          namespace ? ` in ${namespace}` : ""
+        }: ${
+          sockets.map((s) => `${s.state} ${s.local} ${s.peer} ${s.info}`)
+            .join("; ") || "none"
+        }`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Whether `socket`'s peer is `peer` (ADDR:PORT) or on `peer` (ADDR). */
+export function peerIs(socket: TcpSocket, peer: string): boolean {
+  return socket.peer === peer || socket.peer.startsWith(`${peer}:`);
 }
 
 /** Options for {@link Lab.create}. */
@@ -207,17 +283,6 @@ export interface LabOptions {
    * removes the lab and rethrows.
    */
   setup?: (lab: Lab) => Promise<void>;
-}
-
-/** One TCP socket as `ss -tni` shows it in a host. */
-export interface TcpSocket {
-  state: string;
-  local: string;
-  peer: string;
-  /** Retransmissions so far (ss's "retrans:current/total", the total). */
-  retransmits: number;
-  /** ss's detail line, for messages. */
-  info: string;
 }
 
 /**
@@ -410,30 +475,25 @@ export class Lab implements AsyncDisposable {
   }
 
   /** The TCP sockets of `host` (`ss -tni`), listeners excepted. */
-  async sockets(host: string): Promise<TcpSocket[]> {
-    const text = await this.exec(host, "ss", ["-Htni"]);
-    const sockets: TcpSocket[] = [];
-    for (const line of text.split("\n")) {
-      if (line.trim() === "") continue;
-      if (/^\s/.test(line)) {
-        const socket = sockets.at(-1);
-        if (socket) {
-          socket.info = line.trim();
-          const retrans = line.match(/\bretrans:\d+\/(\d+)/);
-          socket.retransmits = retrans ? Number(retrans[1]) : 0;
-        }
-        continue;
-      }
-      const [state, , , local, peer] = line.trim().split(/\s+/);
-      sockets.push({ state, local, peer, retransmits: 0, info: "" });
-    }
-    return sockets;
+  sockets(host: string): Promise<TcpSocket[]> {
+    return tcpSockets(this.namespace(host));
+  }
+
+  /** {@link waitForSockets} in `host`. */
+  waitForSockets(
+    host: string,
+    match: (socket: TcpSocket) => boolean,
+    options: { count?: number; ms?: number; what?: string } = {},
+  ): Promise<TcpSocket[]> {
+    return waitForSockets(match, {
+      ...options,
+      namespace: this.namespace(host),
+    });
   }
 
   /**
-   * Waits until `host`'s stack has retransmitted to `peer` (ADDR:PORT, or
-   * just ADDR) at least `count` times: evidence that its segments are being
-   * lost. The kernel announces no such event, so this asks ss every 50 ms.
+   * Waits until `host`'s stack has sent a segment to `peer` (ADDR:PORT, or
+   * ADDR) again at least `count` times: evidence that its segments are lost.
    */
   async waitForRetransmits(
     host: string,
@@ -441,21 +501,12 @@ export class Lab implements AsyncDisposable {
     count = 1,
     ms = 10_000,
   ): Promise<TcpSocket> {
-    const deadline = Date.now() + ms;
-    while (true) {
-      const socket = (await this.sockets(host)).find((s) =>
-        s.peer === peer || s.peer.startsWith(`${peer}:`)
-      );
-      if (socket && socket.retransmits >= count) return socket;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${host}: no ${count} retransmits to ${peer} within ${ms} ms: ${
-            socket?.info ?? "no socket"
-          }`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const [socket] = await this.waitForSockets(
+      host,
+      (s) => peerIs(s, peer) && s.retransmits >= count,
+      { ms, what: `retransmitting to ${peer} ${count} times` },
+    );
+    return socket;
   }
 
   /**
