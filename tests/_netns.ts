@@ -513,7 +513,11 @@ export class Lab implements AsyncDisposable {
    * Cuts `host`'s link at the switch: its port leaves the bridge, so that
    * every frame from or to `host` is dropped. The host's own interface stays
    * up (it sees no carrier loss), and no one is told: no RST, no FIN, no
-   * ICMP. Established connections stall; connects to it stay pending.
+   * ICMP. Established connections stall; connects to it stay pending (the
+   * neighbour entries are permanent: with ARP, a connect would fail with
+   * EHOSTUNREACH after 3 s). Not the bridge port's STP state: "listening"
+   * drops frames but the bridge's forward-delay timer reopens the port
+   * within about 15-30 s, and "disabled" is undone at once without STP.
    */
   async cut(host: string): Promise<void> {
     await ip([
