@@ -27,7 +27,7 @@
  * @module
  */
 
-import { Proc, type ProcOptions, PYTHON, ROOT } from "./_process.ts";
+import { Proc, type ProcOptions, pythonWithZmq, ROOT } from "./_process.ts";
 
 /** Every namespace of ours is named `${PREFIX}-${pid}-${n}-${host}`. */
 export const PREFIX = "mlab";
@@ -611,7 +611,7 @@ export async function blackholeEndpoint(
     };
   }
   const listener = new Proc(
-    PYTHON,
+    pythonWithZmq(),
     ["-u", `${ROOT}tests/peers/full_backlog.py`, "127.0.0.1"],
     { interactiveStdin: true },
   );

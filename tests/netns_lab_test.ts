@@ -22,7 +22,7 @@ import {
   tcpSockets,
   waitForSockets,
 } from "./_netns.ts";
-import { type Proc, PYTHON, ROOT } from "./_process.ts";
+import { type Proc, pythonWithZmq, ROOT } from "./_process.ts";
 
 const reason = await netnsAvailable();
 
@@ -63,7 +63,7 @@ labTest(
   async () => {
     await using lab = await Lab.create();
     const broker = lab.address("broker");
-    await using proxy = lab.run("broker", PYTHON, [
+    await using proxy = lab.run("broker", pythonWithZmq(), [
       "-u",
       `${ROOT}tests/peers/broker.py`,
       String(PORT),
