@@ -60,6 +60,7 @@ export class LazyPirate {
   // Connections made whose handshake has not completed yet.
   readonly #greeting = new Set<string>();
   readonly #curve: boolean;
+  #stale = false;
 
   /**
    * @param options servers, timing and socket options
@@ -99,6 +100,12 @@ export class LazyPirate {
       if (this.#fatal !== undefined) {
         return { failure: this.#fatal, fatal: true };
       }
+      // A fresh socket for a try after a timeout, opened only when it is
+      // needed: none is left connecting after the last try.
+      if (this.#stale) {
+        this.#socket = this.#open();
+        this.#stale = false;
+      }
       this.#cause = undefined;
       await this.#socket.send(request);
       try {
@@ -115,9 +122,13 @@ export class LazyPirate {
           } closed the connection before replying`;
         } else if (error.code === "EAGAIN") {
           closedEachTime = false;
-          why = this.#cause ?? this.#silence(timeout);
+          // A request that reached a server ready for it timed out there,
+          // whatever other servers did meanwhile.
+          why = this.#socket.peerCount > 0
+            ? `no reply within ${timeout} ms`
+            : this.#cause ?? this.#silence(timeout);
           await this.#socket.close();
-          this.#socket = this.#open();
+          this.#stale = true;
         } else {
           throw error;
         }
@@ -141,9 +152,8 @@ export class LazyPirate {
     return this.#socket.close();
   }
 
-  // Why a try timed out when no event said why.
+  // Why a try timed out before any server was ready, when no event said.
   #silence(timeout: number): string {
-    if (this.#socket.peerCount > 0) return `no reply within ${timeout} ms`;
     if (this.#greeting.size > 0) {
       const at = [...this.#greeting].map(hostOf).join(", ");
       return `${at} took the connection but did not greet within ${timeout} ms (a hung server, or not a ZeroMQ one)`;

@@ -365,11 +365,36 @@ export class Connection implements FrameSink {
         if (this.#hasOutput()) await this.#flush();
       }
     } catch (error) {
-      if (this.#stage !== Stage.Closed) this.#closeError ??= asError(error);
+      if (this.#stage !== Stage.Closed) {
+        this.#closeError ??= asError(error);
+        // What the handshake queued before the peer was found wanting goes
+        // out first: RFC 37 has a peer that read a whole greeting send its
+        // own whole greeting, so the other side can tell why (a mechanism
+        // mismatch) rather than see a hang-up.
+        if (this.#stage !== Stage.Traffic && this.#controlLength > 0) {
+          await this.#flushBeforeClose();
+        }
+      }
     }
     this.close();
     this.#resolveDrainWaiters();
     this.#handler.onClose(this, this.#closeError);
+  }
+
+  // Writes the control queue, for at most a second: a peer that does not
+  // read must not hold the connection open.
+  async #flushBeforeClose(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.#flush(),
+        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+    } catch {
+      // The peer is gone already; nothing more to say.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // A method, so that TypeScript does not narrow the stage across awaits.

@@ -193,8 +193,9 @@ export class Request extends SocketBase {
   protected override readable(pipe: Pipe): void {
     for (let message = pipe.read(); message; message = pipe.read()) {
       // Only the peer holding the request may answer; anything else, and
-      // anything not shaped [id,] "", body..., is dropped (RFC 28; libzmq
-      // drops a delimiter with no body after it too).
+      // anything not shaped [id,] "", body..., is dropped (RFC 28; libzmq's
+      // REQ goes further on a delimiter with no body: it drops the
+      // connection).
       if (this.#outgoing?.pipe !== pipe) continue;
       const at = this.#correlate ? 1 : 0;
       if (message.length <= at + 1 || message[at].length !== 0) continue;
