@@ -118,7 +118,11 @@ const failures: [string, () => MessageLike | Promise<MessageLike>][] = [
     `resolves to ${name}`,
     () => Promise.resolve(value as MessageLike),
   ]),
+  ["throws a string", () => {
+    throw "handler broke";
+  }],
   ["rejects", () => Promise.reject(new Error("handler broke"))],
+  ["rejects with a string", () => Promise.reject("handler broke")],
   ["is async and throws", async () => {
     await Promise.resolve();
     throw new Error("handler broke");
