@@ -12,8 +12,8 @@ import {
   Request,
   type SocketEvent,
 } from "../lib/zmtp/mod.ts";
-import { sleep, within } from "./_process.ts";
-import { hangUp, RawServer, refuse } from "./peers/raw_server.ts";
+import { runClient, sleep, within } from "./_process.ts";
+import { hangUp, mute, RawServer, refuse } from "./peers/raw_server.ts";
 
 type Stopped = Extract<SocketEvent, { type: "stopped" }>;
 
@@ -55,4 +55,27 @@ Deno.test("compare: a peer that closes the connection without ERROR is dialed ag
   await server.accepts(3);
   assert.ok(events.filter((e) => e.type === "retrying").length >= 2);
   assert.equal(events.filter((e) => e.type === "stopped").length, 0);
+});
+
+Deno.test({
+  name:
+    "client.ts never dials again a server that refused it with ERROR, while another server lets its tries time out",
+  // BUG: LazyPirate reopens its socket after a timeout with every endpoint, refused ones too.
+  ignore: true,
+  async fn() {
+    await using refusing = new RawServer(refuse("go-away"));
+    await using silent = new RawServer(mute);
+    const result = await runClient([
+      "--connect",
+      refusing.endpoint,
+      "--connect",
+      silent.endpoint,
+      "--timeout",
+      "500",
+      "--retries",
+      "3",
+    ], "100\n");
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(refusing.accepted, 1);
+  },
 });
