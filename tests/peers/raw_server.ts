@@ -142,6 +142,19 @@ export function refuse(reason: string): Behaviour {
   };
 }
 
+/**
+ * Waits for the peer's greeting to begin, answers with a whole greeting
+ * announcing `mechanism` (as a server), then listens: a server that
+ * requires that mechanism, as the peer sees it.
+ */
+export function greetAs(mechanism: string): Behaviour {
+  return async (conn) => {
+    await readAtLeast(conn, 11);
+    await writeAll(conn, encodeGreeting(mechanism, true));
+    await drain(conn);
+  };
+}
+
 /** Closes each connection as soon as it is accepted. */
 export function hangUp(conn: Deno.TcpConn): Promise<void> {
   conn.close();
