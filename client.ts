@@ -46,20 +46,21 @@ On a terminal it prompts for numbers; otherwise it prints only the replies,
 one per line, so that it fits in a pipeline.
 
 Options:
-  --connect ENDPOINT   use the server at ENDPOINT (tcp://host:port); may
-                       repeat: requests go round-robin to the servers that are up
-  --timeout MS         wait MS milliseconds for each reply (default ${DEFAULT_TIMEOUT})
-  --retries N          try each request N times before giving up (default ${DEFAULT_TRIES})
+  --connect ENDPOINT      use the server at ENDPOINT (tcp://host:port); may
+                          repeat: requests go round-robin to the servers up
+  --timeout MS            wait MS milliseconds for each reply (default ${DEFAULT_TIMEOUT})
+  --retries N             try each request N times before giving up (default ${DEFAULT_TRIES})
   --curve-server-key KEY  encrypt with CURVE, trusting the server whose public
-                       key is KEY (Z85, or the path of its NAME.key)
-  --curve-key FILE     present this certificate (NAME.key_secret) to a CURVE
-                       server; without it, a fresh key pair per run
-  --heartbeat MS       PING a server silent for MS milliseconds, and drop the
-                       connection if nothing comes MS after that (default
-                       ${DEFAULT_HEARTBEAT}; 0 turns heartbeats off)
-  -v, --verbose        say on stderr which server answered, and each retry
-  -h, --help           show this help and exit
-  -V, --version        show the version and exit`;
+                          key is KEY (Z85, or the path of its NAME.key)
+  --curve-key FILE        present this certificate (NAME.key_secret) to a
+                          CURVE server; without it, a fresh key pair per run
+  --heartbeat MS          PING a server silent for MS milliseconds, and drop
+                          the connection if nothing comes MS after that
+                          (default ${DEFAULT_HEARTBEAT}; 0 turns heartbeats off)
+  -v, --verbose           say on stderr which server answered, and why each
+                          try failed
+  -h, --help              show this help and exit
+  -V, --version           show the version and exit`;
 
 const OPTIONS = {
   connect: { type: "string", multiple: true },

@@ -21,6 +21,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { generateKeyPair, writeCertificate } from "../lib/zmtp/curve_keys.ts";
+import { encodeZ85Key } from "../lib/zmtp/z85.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -81,8 +83,25 @@ interface ServerSpec {
   name: string;
   label: string;
   command: (port: number) => [string, string[]];
-  mode: "zmtp" | "echo";
+  mode: "zmtp" | "echo" | "curve";
+  /** The loads it runs at, when not all (CURVE runs at 32 connections). */
+  loads?: number[];
 }
+
+// CURVE servers use one certificate made for the run; the generator
+// speaks CURVE to its public key, with a fresh key pair of its own.
+const CURVE_DIR = await Deno.makeTempDir({ prefix: "multiply-bench-curve-" });
+const CURVE_SECRET = `${CURVE_DIR}/server.key_secret`;
+const curveKeys = await generateKeyPair();
+await writeCertificate(`${CURVE_DIR}/server`, curveKeys);
+const CURVE_KEY = encodeZ85Key(curveKeys.publicKey);
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(CURVE_DIR, { recursive: true });
+  } catch {
+    // Gone already.
+  }
+});
 
 // Our server runs exactly as `deno task server` runs it, flags and all.
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
@@ -94,6 +113,7 @@ const oursCommand = (port: number, ...extra: string[]): [string, string[]] => [
   DENO,
   [
     ...SERVER_TASK.slice(1, -1),
+    ...(extra.includes("--curve-key") ? [`--allow-read=${CURVE_DIR}`] : []),
     `${ROOT}server.ts`,
     "2",
     String(port),
@@ -134,6 +154,26 @@ const ALL_SERVERS: ServerSpec[] = [
       port,
     ) => ["node", [`${ROOT}tests/peers/zeromq_rep.mjs`, "2", String(port)]],
     mode: "zmtp",
+  },
+  {
+    name: "ours-curve",
+    label: "server.ts --curve-key (CURVE, logging to /dev/null)",
+    command: (port) => oursCommand(port, "--curve-key", CURVE_SECRET),
+    mode: "curve",
+    loads: [32],
+  },
+  {
+    name: "python-curve",
+    label: "multiply_server.py with curve_server = True (pyzmq)",
+    command: (port) => [pythonWithZmq(), [
+      "-u",
+      `${ROOT}bench/python_curve_server.py`,
+      CURVE_SECRET,
+      "2",
+      String(port),
+    ]],
+    mode: "curve",
+    loads: [32],
   },
   {
     name: "echo",
@@ -310,6 +350,7 @@ class Generator {
         String(requests),
         mode,
         String(warmup),
+        CURVE_KEY,
       ],
       stdin: "piped",
       stdout: "piped",
@@ -402,6 +443,49 @@ async function measure(
   };
 }
 
+function runsAt(spec: ServerSpec, connections: number): boolean {
+  return spec.loads === undefined || spec.loads.includes(connections);
+}
+
+/** New CURVE connections: handshakes per second and server CPU for each. */
+interface HandshakeSample {
+  server: string;
+  round: number;
+  handshakes: number;
+  handshakesPerSecond: number;
+  cpuUsPerHandshake: number;
+}
+
+// Eight loops each open a connection, complete the CURVE handshake, close
+// it, and start again.
+async function measureHandshakes(
+  server: Running,
+  round: number,
+): Promise<HandshakeSample> {
+  const total = flags.quick ? 200 : 1000;
+  const generator = new Generator(
+    server.port,
+    8,
+    total,
+    "handshakes",
+    Math.floor(total / 10),
+  );
+  const line = await generator.line();
+  if (line !== "ready") throw new Error(`generator: ${line}`);
+  const cpu0 = await cpuMicros(server.child.pid);
+  await generator.go();
+  const result = JSON.parse(await generator.line());
+  const cpu1 = await cpuMicros(server.child.pid);
+  await generator.finish();
+  return {
+    server: server.spec.name,
+    round,
+    handshakes: result.requests,
+    handshakesPerSecond: result.requests / result.elapsedMs * 1000,
+    cpuUsPerHandshake: (cpu1 - cpu0) / result.requests,
+  };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -490,7 +574,12 @@ const machine = await versions();
 const servers: Running[] = [];
 for (const spec of SERVERS) servers.push(await start(spec));
 const samples: Sample[] = [];
-const steps = ROUNDS * LOADS.length * servers.length;
+const handshakeSamples: HandshakeSample[] = [];
+const steps = ROUNDS * LOADS.reduce(
+  (n, connections) =>
+    n + servers.filter((s) => runsAt(s.spec, connections)).length,
+  0,
+);
 const t0 = performance.now();
 try {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -500,6 +589,7 @@ try {
         servers[(i + round) % servers.length]
       );
       for (const server of order) {
+        if (!runsAt(server.spec, connections)) continue;
         const seconds = ((performance.now() - t0) / 1000).toFixed(0);
         await Deno.stderr.write(new TextEncoder().encode(
           `\r\x1b[K[${
@@ -510,6 +600,13 @@ try {
         ));
         samples.push(await measure(server, connections, round));
       }
+    }
+    for (const server of servers) {
+      if (server.spec.mode !== "curve") continue;
+      await Deno.stderr.write(new TextEncoder().encode(
+        `\r\x1b[K round ${round}/${ROUNDS}: ${server.spec.name}, new CURVE connections`,
+      ));
+      handshakeSamples.push(await measureHandshakes(server, round));
     }
   }
 } catch (error) {
@@ -529,6 +626,7 @@ if (SERVERS.length < ALL_SERVERS.length) {
   await Deno.stderr.write(new TextEncoder().encode("\r\x1b[K"));
   for (const spec of SERVERS) {
     for (const connections of LOADS) {
+      if (!runsAt(spec, connections)) continue;
       const mine = samples.filter((s) =>
         s.server === spec.name && s.connections === connections
       );
@@ -539,6 +637,16 @@ if (SERVERS.length < ALL_SERVERS.length) {
           `p50 ${median0(mine, "p50Us")} us, errors ${
             mine.reduce((n, s) => n + s.errors, 0)
           }`,
+      );
+    }
+    const shakes = handshakeSamples.filter((h) => h.server === spec.name);
+    if (shakes.length > 0) {
+      console.log(
+        `${spec.name.padEnd(10)} handshakes: ${
+          median(shakes.map((h) => h.handshakesPerSecond)).toFixed(0)
+        }/s, ${
+          median(shakes.map((h) => h.cpuUsPerHandshake)).toFixed(0)
+        } us CPU each`,
       );
     }
   }
@@ -562,6 +670,7 @@ const run: SavedRun = {
   peakRssMiB: peaks,
   idle,
   samples,
+  handshakes: handshakeSamples,
 };
 const analysis = analyse(run);
 await Deno.mkdir(RESULTS, { recursive: true });
@@ -603,6 +712,8 @@ interface SavedRun {
     answeredWhileHeld: boolean;
   };
   samples: Sample[];
+  /** New CURVE connections; runs before CURVE have none. */
+  handshakes?: HandshakeSample[];
 }
 
 /** The median of the rounds, and the lowest and highest round. */
@@ -656,7 +767,7 @@ function analyse(run: SavedRun) {
       s.server === server && s.connections === connections
     );
   const summary = Object.keys(run.servers).flatMap((server) =>
-    loads.map((connections) => {
+    loads.filter((c) => samplesOf(server, c).length > 0).map((connections) => {
       const mine = samplesOf(server, connections);
       const of = (figure: keyof Sample, digits: number) =>
         spread(mine.map((s) => s[figure] as number), digits);
@@ -673,15 +784,50 @@ function analyse(run: SavedRun) {
       };
     })
   );
-  // ratio(name, c)[r]: our figure over the other's in round r + 1.
-  const ratio = (name: RatioName, connections: number): number[] => {
-    const [other, figure] = RATIOS[name];
-    const ours = samplesOf("ours", connections);
+  // versus(ours, other, figure, c)[r]: one figure over the other's in
+  // round r + 1.
+  const versus = (
+    ours: string,
+    other: string,
+    figure: "cpuUsPerRequest" | "requestsPerSecond" | "p50Us",
+    connections: number,
+  ): number[] => {
     const theirs = samplesOf(other, connections);
-    return ours.map((s) =>
+    return samplesOf(ours, connections).map((s) =>
       s[figure] / theirs.find((t) => t.round === s.round)![figure]
     );
   };
+  const ratio = (name: RatioName, connections: number): number[] =>
+    versus("ours", RATIOS[name][0], RATIOS[name][1], connections);
+  // CURVE on both sides: ours over the tutorial's server with CURVE, at the
+  // loads both ran (32 connections), and new connections (handshakes).
+  const curveLoads = loads.filter((c) =>
+    samplesOf("ours-curve", c).length > 0 &&
+    samplesOf("python-curve", c).length > 0
+  );
+  const curve = curveLoads.map((connections) => ({
+    connections,
+    cpuVsPython: spread(
+      versus("ours-curve", "python-curve", "cpuUsPerRequest", connections),
+      2,
+    ),
+    rpsVsPython: spread(
+      versus("ours-curve", "python-curve", "requestsPerSecond", connections),
+      2,
+    ),
+    overheadOverNull: spread(
+      versus("ours-curve", "ours", "cpuUsPerRequest", connections),
+      2,
+    ),
+  }));
+  const handshakes = ["ours-curve", "python-curve"].flatMap((server) => {
+    const mine = (run.handshakes ?? []).filter((h) => h.server === server);
+    return mine.length === 0 ? [] : [{
+      server,
+      handshakesPerSecond: spread(mine.map((h) => h.handshakesPerSecond), 0),
+      cpuUsPerHandshake: spread(mine.map((h) => h.cpuUsPerHandshake), 0),
+    }];
+  });
   const ratios = loads.map((connections) => ({
     connections,
     ...Object.fromEntries(
@@ -744,6 +890,20 @@ function analyse(run: SavedRun) {
       everyLoad("loggingOverhead", Math.max),
       (v) => v <= 1.25,
     ),
+    ...(curveLoads.includes(32)
+      ? [
+        judged(
+          "CURVE: CPU/request at 32 connections <= 1.0x Python's with CURVE",
+          versus("ours-curve", "python-curve", "cpuUsPerRequest", 32),
+          (v) => v <= 1,
+        ),
+        judged(
+          "CURVE: requests/s at 32 connections >= Python's with CURVE",
+          versus("ours-curve", "python-curve", "requestsPerSecond", 32),
+          (v) => v >= 1,
+        ),
+      ]
+      : []),
     {
       target: `${run.idle.connections} idle connections < 100 MB RSS`,
       value: idleMB,
@@ -755,12 +915,12 @@ function analyse(run: SavedRun) {
       once: true,
     },
   ];
-  return { summary, ratios, targets };
+  return { summary, ratios, curve, handshakes, targets };
 }
 
 /** The report of a run, in Markdown, as README.md quotes it. */
 function report(run: SavedRun): string {
-  const { summary, ratios, targets } = analyse(run);
+  const { summary, ratios, curve, handshakes, targets } = analyse(run);
   const m = run.machine;
   const n = (v: number, digits = 0) =>
     v.toLocaleString("en-US", {
@@ -814,6 +974,31 @@ function report(run: SavedRun): string {
         cell(x.p50VsPython, 2)
       } | ${cell(x.loggingOverhead, 2)} |`
     ),
+    ...(curve.length === 0 ? [] : [
+      "",
+      "With CURVE on both sides (ours-curve: server.ts --curve-key; " +
+      "python-curve: the tutorial's server with curve_server = True), ours " +
+      "over Python's, and over our own server without CURVE:",
+      "",
+      "| conns | CPU vs Python with CURVE | req/s vs Python with CURVE | CPU vs ours without CURVE |",
+      "|--:|--:|--:|--:|",
+      ...curve.map((x) =>
+        `| ${x.connections} | ${cell(x.cpuVsPython, 2)} | ${
+          cell(x.rpsVsPython, 2)
+        } | ${cell(x.overheadOverNull, 2)} |`
+      ),
+      "",
+      "New CURVE connections (8 loops, each connecting, completing the " +
+      "handshake and closing):",
+      "",
+      "| server | handshakes/s | server CPU us per handshake |",
+      "|---|--:|--:|",
+      ...handshakes.map((h) =>
+        `| ${h.server} | ${cell(h.handshakesPerSecond)} | ${
+          cell(h.cpuUsPerHandshake)
+        } |`
+      ),
+    ]),
     "",
     `Idle: ${run.idle.connections} connections held on server.ts: ${
       n(run.idle.rssMiB, 1)
@@ -847,7 +1032,15 @@ function report(run: SavedRun): string {
 
 function chart(rows: ReturnType<typeof analyse>["summary"]): string {
   const names = SERVERS.map((s) => s.name);
-  const colors = ["#1f77b4", "#aec7e8", "#ff7f0e", "#2ca02c", "#7f7f7f"];
+  const colors = [
+    "#1f77b4",
+    "#aec7e8",
+    "#9467bd",
+    "#ffbb78",
+    "#ff7f0e",
+    "#2ca02c",
+    "#7f7f7f",
+  ];
   const max =
     Math.ceil(Math.max(...rows.map((r) => r.cpuUsPerRequest.max)) * 1.1 / 10) *
     10;
@@ -887,10 +1080,11 @@ function chart(rows: ReturnType<typeof analyse>["summary"]): string {
       y(v)
     }" stroke="#ddd"/>`;
   });
+  const step = (width - left) / names.length;
   const legend = names.map((n, i) =>
-    `<rect x="${left + i * 130}" y="8" width="10" height="10" fill="${
+    `<rect x="${left + i * step}" y="8" width="10" height="10" fill="${
       colors[i]
-    }"/><text x="${left + i * 130 + 14}" y="17">${n}</text>`
+    }"/><text x="${left + i * step + 14}" y="17">${n}</text>`
   );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">
 <text x="12" y="${height / 2}" transform="rotate(-90 12 ${

@@ -4,20 +4,34 @@
  * It speaks just enough ZMTP (greeting, READY as REQ, one framed request) to
  * drive any REP server alike, or raw bytes for the echo floor.
  *
- *     deno run --allow-net bench/load.ts PORT CONNECTIONS REQUESTS MODE [WARMUP]
+ *     deno run --allow-net bench/load.ts PORT CONNECTIONS REQUESTS MODE [WARMUP] [SERVER_KEY]
  *
- * MODE is `zmtp` or `echo`; `idle` opens CONNECTIONS, handshakes, and holds
- * them until stdin closes. Prints "ready" after warm-up, waits for a line on
- * stdin, runs, and prints one JSON line of results.
+ * MODE is `zmtp` or `echo`; `curve` speaks CURVE (RFC 26) to the server
+ * whose public key is SERVER_KEY (Z85), through the engine's own CURVE
+ * mechanism; `handshakes` opens and closes CURVE connections, REQUESTS of
+ * them over CONNECTIONS loops, and counts completed handshakes; `idle` opens
+ * CONNECTIONS, handshakes, and holds them until stdin closes. Prints "ready"
+ * after warm-up, waits for a line on stdin, runs, and prints one JSON line of
+ * results.
  *
  * @module
  */
 
 import { replyFor } from "../lib/protocol.ts";
-import { encodeMessage, FrameDecoder } from "../lib/zmtp/frame.ts";
+import {
+  COMMAND,
+  EMPTY,
+  encodeCommand,
+  encodeMessage,
+  FrameDecoder,
+  MORE,
+} from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { encodeMetadata } from "../lib/zmtp/mechanism.ts";
-import { encodeCommand } from "../lib/zmtp/frame.ts";
+import { GREETING_HEAD, Handshake } from "../lib/zmtp/handshake.ts";
+import { encodeMetadata, type Mechanism } from "../lib/zmtp/mechanism.ts";
+import { createCurveFactory } from "../lib/zmtp/curve_mechanism.ts";
+import { generateKeyPair } from "../lib/zmtp/curve_keys.ts";
+import { decodeZ85Key } from "../lib/zmtp/z85.ts";
 
 const [
   portText,
@@ -25,6 +39,7 @@ const [
   requestsText,
   mode = "zmtp",
   warmupText = "500",
+  serverKeyText,
 ] = Deno.args;
 const port = Number(portText);
 const connections = Number(connectionsText);
@@ -36,7 +51,11 @@ const encoder = new TextEncoder();
 const VARIANTS = 1000;
 const requestBytes: Uint8Array[] = [];
 const replyBytes: Uint8Array[] = [];
+const requestBodies: Uint8Array[] = [];
+const replyBodies: Uint8Array[] = [];
 for (let i = 0; i < VARIANTS; i++) {
+  requestBodies.push(encoder.encode(String(i)));
+  replyBodies.push(encoder.encode(replyFor(String(i), 2)));
   const request = encodeMessage([new Uint8Array(0), encoder.encode(String(i))]);
   requestBytes.push(request);
   replyBytes.push(
@@ -83,8 +102,103 @@ async function handshake(conn: Deno.Conn): Promise<void> {
 async function open(): Promise<Deno.Conn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
-  if (mode !== "echo") await handshake(conn);
+  if (mode === "zmtp" || mode === "idle") await handshake(conn);
   return conn;
+}
+
+// CURVE: the engine's own mechanism, client side, with a fresh key pair
+// per generator process (the servers admit any client that knows their key).
+const curveFor = mode === "curve" || mode === "handshakes"
+  ? await createCurveFactory({
+    role: "client",
+    keyPair: await generateKeyPair(),
+    serverKey: decodeZ85Key(serverKeyText ?? ""),
+  })
+  : undefined;
+const LIMITS = { maxMessageFrame: 4096, maxCommandFrame: 4096 };
+
+/** One CURVE connection, after its handshake. */
+interface CurveSession {
+  conn: Deno.Conn;
+  mechanism: Mechanism;
+  decoder: FrameDecoder;
+}
+
+async function openCurve(): Promise<CurveSession> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  const mechanism = curveFor!({ socketType: "REQ", isServer: false });
+  const out: Uint8Array[] = [];
+  const shake = new Handshake(mechanism, "REQ", (bytes) => out.push(bytes));
+  const decoder = new FrameDecoder(LIMITS);
+  const sink = {
+    frame: (flags: number, body: Uint8Array) =>
+      shake.frame(flags, body, (flags & COMMAND) !== 0),
+  };
+  await writeAll(conn, GREETING_HEAD);
+  const buffer = new Uint8Array(4096);
+  while (!shake.ready) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("server closed during the handshake");
+    const start = shake.greetingDone ? 0 : shake.greeting(buffer, 0, n);
+    if (shake.greetingDone && start < n) decoder.push(buffer, sink, start, n);
+    for (const bytes of out.splice(0)) await writeAll(conn, bytes);
+    if (shake.error !== undefined) throw shake.error;
+  }
+  return { conn, mechanism, decoder };
+}
+
+async function runCurve(
+  session: CurveSession,
+  first: number,
+  count: number,
+  latencies: number[] | undefined,
+): Promise<number> {
+  const { conn, mechanism, decoder } = session;
+  const out = new Uint8Array(4096);
+  const buffer = new Uint8Array(4096);
+  let errors = 0;
+  let reply: Uint8Array | undefined;
+  let done = false;
+  const plain = {
+    frame: (flags: number, body: Uint8Array) => {
+      if (flags & COMMAND) return;
+      if (!(flags & MORE)) {
+        reply = body;
+        done = true;
+      }
+    },
+  };
+  const sink = {
+    frame: (flags: number, body: Uint8Array) =>
+      mechanism.decodeFrame(flags, body, plain),
+  };
+  for (let i = first; i < first + count; i++) {
+    const body = requestBodies[i % VARIANTS];
+    const t0 = performance.now();
+    let at = mechanism.encodeFrame(MORE, EMPTY, 0, out, 0);
+    at = mechanism.encodeFrame(0, body, body.length, out, at);
+    await writeAll(conn, out.subarray(0, at));
+    done = false;
+    while (!done) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error("server closed the connection");
+      decoder.push(buffer, sink, 0, n);
+    }
+    latencies?.push(Math.round((performance.now() - t0) * 1000));
+    const expected = replyBodies[i % VARIANTS];
+    if (!same(reply!, expected, reply!.length)) errors++;
+  }
+  return errors;
+}
+
+// CURVE handshakes, one after another on each of CONNECTIONS loops.
+async function runHandshakes(count: number): Promise<number> {
+  for (let i = 0; i < count; i++) {
+    const { conn } = await openCurve();
+    conn.close();
+  }
+  return count;
 }
 
 function same(a: Uint8Array, b: Uint8Array, length: number): boolean {
@@ -149,6 +263,68 @@ async function answerPings(conn: Deno.Conn): Promise<void> {
   }
 }
 
+const perConnection = (n: number, c: number) =>
+  Math.floor(n / connections) + (c < n % connections ? 1 : 0);
+
+if (mode === "handshakes") {
+  await Promise.all(
+    Array.from(
+      { length: connections },
+      (_, c) => runHandshakes(perConnection(warmup, c)),
+    ),
+  );
+  console.log("ready");
+  await waitForGo();
+  const t0 = performance.now();
+  const done = await Promise.all(
+    Array.from(
+      { length: connections },
+      (_, c) => runHandshakes(perConnection(requests, c)),
+    ),
+  );
+  const elapsedMs = performance.now() - t0;
+  console.log(
+    JSON.stringify({
+      requests: done.reduce((a, b) => a + b, 0),
+      errors: 0,
+      elapsedMs,
+      latencies: [],
+    }),
+  );
+  Deno.exit(0);
+}
+
+if (mode === "curve") {
+  const sessions = await Promise.all(
+    Array.from({ length: connections }, openCurve),
+  );
+  await Promise.all(
+    sessions.map((session, c) =>
+      runCurve(session, c * 7, perConnection(warmup, c), undefined)
+    ),
+  );
+  console.log("ready");
+  await waitForGo();
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  const errors = (await Promise.all(
+    sessions.map((session, c) =>
+      runCurve(session, c * 13, perConnection(requests, c), latencies)
+    ),
+  )).reduce((a, b) => a + b, 0);
+  const elapsedMs = performance.now() - t0;
+  for (const { conn } of sessions) conn.close();
+  console.log(
+    JSON.stringify({
+      requests: latencies.length,
+      errors,
+      elapsedMs,
+      latencies,
+    }),
+  );
+  Deno.exit(0);
+}
+
 const conns = await Promise.all(Array.from({ length: connections }, open));
 if (mode === "idle") {
   // Prove the server still answers while holding them all.
@@ -162,8 +338,6 @@ if (mode === "idle") {
   console.log(JSON.stringify({ errors: errorsAfter }));
   Deno.exit(0);
 }
-const perConnection = (n: number, c: number) =>
-  Math.floor(n / connections) + (c < n % connections ? 1 : 0);
 await Promise.all(
   conns.map((conn, c) => run(conn, c * 7, perConnection(warmup, c), undefined)),
 );

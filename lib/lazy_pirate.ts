@@ -77,7 +77,11 @@ export class LazyPirate {
       linger: 0,
       onEvent: (event) => this.#observe(event),
     });
-    for (const endpoint of this.#options.endpoints) socket.connect(endpoint);
+    // A server that refused us with ERROR is not dialed again (RFC 37),
+    // not even by the fresh socket of a later try.
+    for (const endpoint of this.#options.endpoints) {
+      if (!this.#stopped.has(endpoint)) socket.connect(endpoint);
+    }
     return socket;
   }
 

@@ -86,6 +86,11 @@ export class LineWriter {
     if (this.#broken) return;
     if (!this.#append(text)) return;
     if (this.#scheduled || this.#writing !== undefined) return;
+    this.#schedule();
+  }
+
+  // The next write, after the interval: lines that come meanwhile join it.
+  #schedule(): void {
     this.#scheduled = true;
     if (this.#interval > 0) {
       this.#timer = setTimeout(this.#write, this.#interval);
@@ -172,7 +177,9 @@ export class LineWriter {
       if (bytes.buffer.byteLength <= 65536) {
         this.#spare = new Uint8Array(bytes.buffer);
       }
-      if (this.#used > 0) this.#write();
+      // Lines that came during the write wait for the next interval too,
+      // or writes would follow each other with hardly a line in each.
+      if (this.#used > 0 && !this.#scheduled) this.#schedule();
     });
   };
 

@@ -48,9 +48,16 @@ Deno.test("deno task bench runs every server and load, every reply correct, into
     "echo",
     "node",
     "ours",
+    "ours-curve",
     "ours-quiet",
     "python",
+    "python-curve",
   ]);
+  assert.deepEqual(
+    results.handshakes.map((h: { server: string }) => h.server).sort(),
+    ["ours-curve", "python-curve"],
+    "new CURVE connections measured on both CURVE servers",
+  );
   for (const row of results.summary) {
     assert.equal(row.errors, 0, `${row.server} at ${row.connections}`);
     assert.ok(
@@ -61,9 +68,10 @@ Deno.test("deno task bench runs every server and load, every reply correct, into
   assert.equal(results.idle.answeredWhileHeld, true);
   assert.match(await Deno.readTextFile(`${out}/latest.svg`), /^<svg /);
   assert.match(result.stdout, /\| ours \| 32 \|/);
+  assert.match(result.stdout, /\| ours-curve \| 32 \|/);
   assert.match(
     result.stdout,
-    /\n(All 7 targets met|\d of 7 targets MISSED) in this run/,
+    /\n(All 9 targets met|\d of 9 targets MISSED) in this run/,
   );
   assert.deepEqual(
     await Promise.all(

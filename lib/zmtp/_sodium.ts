@@ -298,7 +298,13 @@ export function sealInto(
     base + KEY_AT,
   );
   const boxLength = MAC_BYTES + plainLength;
-  target.set(heap.subarray(base + BOX_AT, base + BOX_AT + boxLength), offset);
+  const boxAt = base + BOX_AT;
+  // Short boxes (a delimiter, a number) by hand: a view costs more.
+  if (boxLength <= 64) {
+    for (let i = 0; i < boxLength; i++) target[offset + i] = heap[boxAt + i];
+  } else {
+    target.set(heap.subarray(boxAt, boxAt + boxLength), offset);
+  }
   return offset + boxLength;
 }
 
@@ -337,14 +343,13 @@ export function openInPlace(
     base + KEY_AT,
   );
   if (failed !== 0) return undefined;
-  const plain = heap.subarray(
-    boxAt + MAC_BYTES,
-    boxAt + MAC_BYTES + plainLength,
-  );
-  if (plainLength <= 16) {
-    for (let i = 0; i < plainLength; i++) sealed[MAC_BYTES + i] = plain[i];
+  const plainAt = boxAt + MAC_BYTES;
+  if (plainLength <= 64) {
+    for (let i = 0; i < plainLength; i++) {
+      sealed[MAC_BYTES + i] = heap[plainAt + i];
+    }
   } else {
-    sealed.set(plain, MAC_BYTES);
+    sealed.set(heap.subarray(plainAt, plainAt + plainLength), MAC_BYTES);
   }
   return sealed.subarray(MAC_BYTES);
 }

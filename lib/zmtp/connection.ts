@@ -144,8 +144,9 @@ export class Connection implements FrameSink {
   #stopped = false;
   #closeError: Error | undefined;
   #closeAfterFlush = false;
-  // Liveness: reads and completed writes are counted, and the socket's
-  // ticker compares the count from tick to tick.
+  // Liveness: reads are counted, and the socket's ticker compares the count
+  // from tick to tick. Writes prove nothing: the system takes them into its
+  // buffer whether or not the peer is still there.
   #progress = 0;
   #progressAtTick = 0;
   readonly #openedAt = Date.now();
@@ -270,7 +271,7 @@ export class Connection implements FrameSink {
    */
   tick(now: number): void {
     if (this.#stage === Stage.Closed) return;
-    // Traffic either way shows the peer alive; so does a reader we paused
+    // Anything read shows the peer alive; so does a reader we paused
     // ourselves while no write is stuck (the application is slow, not the
     // peer).
     const waiting = this.#resume !== undefined && !this.#writeActive;
@@ -507,7 +508,6 @@ export class Connection implements FrameSink {
           written += await this.#conn.write(
             written === 0 ? data : data.subarray(written),
           );
-          this.#progress++;
         }
       }
     } catch (error) {

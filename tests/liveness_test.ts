@@ -1,0 +1,150 @@
+/**
+ * Liveness, with real processes: connects that cannot complete are
+ * abandoned in bounded time and never hold up close(); peers that go silent
+ * after their handshake (a frozen process, a vanished broker) are found by
+ * heartbeats and dropped, and a connecting server reconnects once its broker
+ * is back. Separate network stacks and silent link cuts are in
+ * tests/liveness_netns_test.ts.
+ */
+import assert from "node:assert/strict";
+import { blackholeEndpoint } from "./_netns.ts";
+import {
+  deno,
+  freePort,
+  type Proc,
+  python,
+  ROOT,
+  runClient,
+  startServer,
+} from "./_process.ts";
+
+Deno.test("client.ts against a host that drops connection requests: one line, exit 1, well under 2 s", async () => {
+  await using hole = await blackholeEndpoint();
+  const t0 = performance.now();
+  const result = await runClient([
+    "--connect",
+    hole.endpoint,
+    "--timeout",
+    "300",
+    "--retries",
+    "2",
+  ], "100\n");
+  const elapsed = performance.now() - t0;
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `no reply after 2 tries: no connection to ${hole.hostname}:${hole.port} within 300 ms\n`,
+  );
+  // Two tries of 300 ms, the process's start and its close(): a connect
+  // that could not be cancelled would hold the close for ~130 s.
+  assert.ok(elapsed < 2000, `took ${elapsed.toFixed(0)} ms`);
+});
+
+Deno.test("server.ts --connect to a host that drops connection requests stops on SIGTERM at once", async () => {
+  await using hole = await blackholeEndpoint();
+  await using server = deno("server.ts", ["2", "--connect", hole.endpoint]);
+  await server.waitFor(/Taking requests from/);
+  const t0 = performance.now();
+  server.kill("SIGTERM");
+  const finished = await server.finish(5_000);
+  const elapsed = performance.now() - t0;
+  assert.equal(finished.code, 0, finished.stderr);
+  assert.ok(elapsed < 1000, `SIGTERM took ${elapsed.toFixed(0)} ms`);
+});
+
+/** A libzmq DEALER holding a connection, stopped by the test when told. */
+async function heldDealer(port: number): Promise<Proc> {
+  const dealer = python(
+    ["-u", `${ROOT}tests/peers/dealer_hold.py`, `tcp://127.0.0.1:${port}`],
+    { interactiveStdin: true },
+  );
+  await dealer.waitFor(/^ready 2\.0$/m);
+  return dealer;
+}
+
+Deno.test("server.ts drops peers frozen after their handshake within its heartbeat, so --max-connections lets a new client in", async () => {
+  await using ours = await startServer([
+    "2",
+    "0",
+    "--max-connections",
+    "2",
+    "--heartbeat",
+    "300",
+  ]);
+  await using frozen1 = await heldDealer(ours.port);
+  await using frozen2 = await heldDealer(ours.port);
+  frozen1.kill("SIGSTOP");
+  frozen2.kill("SIGSTOP");
+  try {
+    // The third connection is refused while the two frozen peers hold
+    // their places; the client keeps reconnecting, and is served once
+    // heartbeats have found them dead (300 ms of silence, then 300 more).
+    const t0 = performance.now();
+    const result = await runClient([String(ours.port)], "21\n");
+    const elapsed = performance.now() - t0;
+    assert.equal(result.stdout, "42.0\n", result.stderr);
+    assert.equal(result.code, 0);
+    await ours.server.waitFor(/refusing connections/, 5_000, "stderr");
+    await ours.server.waitFor(/dropped a silent peer/, 5_000, "stderr");
+    assert.ok(elapsed < 5000, `the third client waited ${elapsed} ms`);
+  } finally {
+    frozen1.kill("SIGCONT");
+    frozen2.kill("SIGCONT");
+  }
+});
+
+Deno.test("server.ts keeps an idle libzmq peer that answers its heartbeats", async () => {
+  await using ours = await startServer(["2", "0", "--heartbeat", "100"]);
+  await using idle = await heldDealer(ours.port);
+  // Twenty heartbeat intervals of silence from the application: libzmq
+  // answers each PING, so the connection stays.
+  const t0 = Date.now();
+  while (Date.now() - t0 < 2000) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.doesNotMatch(ours.server.stderr, /dropped a silent peer/);
+  }
+  await idle.write("\n");
+  assert.ok(idle.running, "the peer is still connected and running");
+});
+
+Deno.test("server.ts behind zmq.proxy finds the broker frozen, reconnects when it is back, and serves again", async () => {
+  const front = freePort();
+  const back = freePort();
+  await using broker = python([
+    "-u",
+    `${ROOT}tests/peers/broker.py`,
+    String(front),
+    String(back),
+  ]);
+  await broker.waitFor(/broker ready/);
+  await using server = deno("server.ts", [
+    "2",
+    "--connect",
+    `tcp://127.0.0.1:${back}`,
+    "--heartbeat",
+    "300",
+    "--handshake-timeout",
+    "1000",
+  ]);
+  await server.waitFor(/Taking requests from/);
+  const before = await runClient([String(front)], "5\n");
+  assert.equal(before.stdout, "10.0\n", before.stderr);
+
+  broker.kill("SIGSTOP");
+  try {
+    await server.waitFor(/dropped a silent peer/, 5_000, "stderr");
+  } finally {
+    broker.kill("SIGCONT");
+  }
+  // The server reconnects (a connection made to the stopped broker's
+  // backlog completes once it runs again, or a later attempt does).
+  const after = await runClient([
+    String(front),
+    "--timeout",
+    "1000",
+    "--retries",
+    "10",
+  ], "7\n");
+  assert.equal(after.stdout, "14.0\n", after.stderr);
+  await server.waitFor(/received: 7 sending: 14\.0/);
+});
