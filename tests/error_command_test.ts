@@ -57,25 +57,19 @@ Deno.test("compare: a peer that closes the connection without ERROR is dialed ag
   assert.equal(events.filter((e) => e.type === "stopped").length, 0);
 });
 
-Deno.test({
-  name:
-    "client.ts never dials again a server that refused it with ERROR, while another server lets its tries time out",
-  // BUG: LazyPirate reopens its socket after a timeout with every endpoint, refused ones too.
-  ignore: true,
-  async fn() {
-    await using refusing = new RawServer(refuse("go-away"));
-    await using silent = new RawServer(mute);
-    const result = await runClient([
-      "--connect",
-      refusing.endpoint,
-      "--connect",
-      silent.endpoint,
-      "--timeout",
-      "500",
-      "--retries",
-      "3",
-    ], "100\n");
-    assert.equal(result.code, 1, result.stderr);
-    assert.equal(refusing.accepted, 1);
-  },
+Deno.test("client.ts never dials again a server that refused it with ERROR, while another server lets its tries time out", async () => {
+  await using refusing = new RawServer(refuse("go-away"));
+  await using silent = new RawServer(mute);
+  const result = await runClient([
+    "--connect",
+    refusing.endpoint,
+    "--connect",
+    silent.endpoint,
+    "--timeout",
+    "500",
+    "--retries",
+    "3",
+  ], "100\n");
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(refusing.accepted, 1);
 });
