@@ -110,7 +110,7 @@ Deno.test("pyzmq CURVE REQs with zmq.auth certificates get server.ts's exact rep
 
 Deno.test("client.ts --curve-server-key (Z85 or NAME.key) --curve-key gets exact replies from a pyzmq CURVE REP behind zmq.auth's allow-list", async () => {
   await using certs = await CertDir.create();
-  // A Z85 key with a '/' is taken for a path, a bug: keys without one here.
+  // A Z85 key with a '/' is taken for a path (see the ignored test below).
   const server = await certs.make("server", {
     where: (z85) => !z85.includes("/"),
   });
@@ -134,6 +134,36 @@ Deno.test("client.ts --curve-server-key (Z85 or NAME.key) --curve-key gets exact
     assert.equal(run.stderr, "");
   }
   await peer.waitFor(/(event HANDSHAKE_SUCCEEDED 0\n[^]*){2}/);
+});
+
+Deno.test({
+  name:
+    "client.ts and server.ts --connect take a --curve-server-key in Z85 that holds a '/' (about 38% of keys do)",
+  // Bug: lib/security.ts readPublicKey takes any text with a '/' for a path, though '/' is a Z85 digit.
+  ignore: true,
+  async fn() {
+    await using certs = await CertDir.create();
+    const slash = { where: (z85: string) => z85.includes("/") };
+    const front = await certs.make("frontend", slash);
+    const back = await certs.make("backend", slash);
+    await using broker = await startBroker(front, back);
+    await using _server = program("server.ts", certs.path, [
+      "2",
+      "--connect",
+      `tcp://127.0.0.1:${broker.backend}`,
+      "--curve-server-key",
+      back.z85,
+    ]);
+    await broker.broker.waitFor(/event HANDSHAKE_SUCCEEDED/);
+    const run = await runCurveClient(
+      certs.path,
+      [String(broker.frontend), "--curve-server-key", front.z85],
+      "100\n",
+    );
+    assert.equal(run.stderr, "");
+    assert.equal(run.stdout, "200.0\n");
+    assert.equal(run.code, 0);
+  },
 });
 
 Deno.test('client.ts refused by zmq.auth\'s allow-list says ERROR "400" in one line and exits 1 at once, not after its timeout', async () => {
