@@ -1,21 +1,29 @@
 /**
  * server.ts and client.ts with CURVE, as programs, against libzmq (pyzmq,
- * zeromq.js) in every direction and behind a CURVE broker. Every process
- * runs with `--allow-read` on its key directory alone, on loopback, bounded
- * in time, and is disposed.
+ * zeromq.js) in every direction, behind a CURVE broker, and refusing what
+ * they must while serving good clients. Every process runs with
+ * `--allow-read` on its key directory alone, on loopback, bounded in time,
+ * and is disposed.
  */
 import assert from "node:assert/strict";
 import { replyFor } from "../lib/protocol.ts";
+import { decodeZ85Key, generateKeyPair } from "../lib/zmtp/curve_keys.ts";
+import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
+import { CurveDriver } from "./_curve_driver.ts";
 import {
   type Cert,
   CertDir,
   count,
   type CurveServer,
+  HeldClient,
   program,
+  RecordingProxy,
   runCurveClient,
   startCurveServer,
 } from "./_curve_programs.ts";
-import { node, python, ROOT } from "./_process.ts";
+import { clientMechanism } from "./_hostile_curve.ts";
+import { jeromqReq, requireJeromq } from "./_jeromq.ts";
+import { node, python, ROOT, TUTORIAL_CLIENT } from "./_process.ts";
 
 const REP_PEER = `${ROOT}tests/peers/curve_rep.py`;
 const REQ_PEER = `${ROOT}tests/peers/curve_req.py`;
@@ -43,6 +51,43 @@ const clientArgs = (port: number, server: Cert, own?: Cert) => [
   server.keyFile,
   ...(own === undefined ? [] : ["--curve-key", own.secretFile]),
 ];
+
+/**
+ * A client.ts held open, admitted by the server: asks one number and checks
+ * the reply.
+ */
+async function goodClient(
+  certs: CertDir,
+  ours: CurveServer,
+  server: Cert,
+  good: Cert,
+): Promise<HeldClient> {
+  const client = new HeldClient(
+    certs.path,
+    clientArgs(ours.port, server, good),
+  );
+  assert.equal(await client.ask("100"), "200.0");
+  return client;
+}
+
+/**
+ * Has `good` ask numbers, one after the other, until `done` settles, and
+ * checks every reply; returns how many it asked (at least one).
+ */
+async function askUntil(
+  good: HeldClient,
+  done: Promise<unknown>,
+): Promise<number> {
+  let settled = false;
+  done.then(() => settled = true, () => settled = true);
+  let asked = 0;
+  while (!settled && asked < 5000) {
+    const request = `${asked + 1}.25`;
+    assert.equal(await good.ask(request), replyFor(request, 2), request);
+    asked++;
+  }
+  return asked;
+}
 
 /**
  * Makes sure every line server.ts has said on stderr so far is there to
@@ -390,4 +435,260 @@ Deno.test({
     await broker.broker.waitFor(/event HANDSHAKE_FAILED_PROTOCOL/);
     await server.waitFor(/CURVE handshake/, 5_000, "stderr");
   },
+});
+
+// --- 2. Refusals, each while a good CURVE client is served -------------------
+
+Deno.test("client.ts keys not in --curve-allow get ERROR 400 and exit 1 at once; server.ts names each key once; an admitted client.ts is served meanwhile", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  const stranger = await certs.make("stranger");
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  const refuse = (own?: Cert) =>
+    runCurveClient(
+      certs.path,
+      [...clientArgs(ours.port, server, own), "--timeout", "10000"],
+      "100\n",
+    );
+  // The same unlisted key twice, and a fresh key (no --curve-key).
+  const runs = Promise.all([refuse(stranger), refuse(stranger), refuse()]);
+  const asked = await askUntil(held, runs);
+  for (const run of await runs) {
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, "");
+    assert.equal(
+      run.stderr,
+      `127.0.0.1:${ours.port} refused the handshake with ERROR "400" (this client's CURVE key is not on its allow-list)\n`,
+    );
+    assert.ok(run.ms < 8_000, `exited after ${Math.round(run.ms)} ms`);
+  }
+  assert.equal(await held.ask("7"), "14.0");
+  const stderr = await stderrSettled(ours);
+  assert.equal(
+    count(
+      stderr,
+      `server: refused the client key ${stranger.z85}: not in ${certs.allow} (said once per key)\n`,
+    ),
+    1,
+    stderr,
+  );
+  assert.equal(count(stderr, "server: refused the client key "), 2, stderr);
+  assert.ok(asked >= 1);
+});
+
+Deno.test("client.ts without CURVE (NULL) is refused by a CURVE server.ts, said once, and exits 1 naming CURVE; an admitted client.ts is served meanwhile", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  // Through a proxy that counts the plain client's connections.
+  await using proxy = new RecordingProxy(ours.port);
+  const plain = runCurveClient(
+    certs.path,
+    [String(proxy.port), "--timeout", "1000", "--retries", "2"],
+    "100\n",
+  );
+  await askUntil(held, plain);
+  const run = await plain;
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, "");
+  // Which side sees the mismatch first is a race: the client reads the
+  // server's greeting, or the server's close comes first.
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `^no reply after 2 tries: 127\\.0\\.0\\.1:${proxy.port} (requires CURVE \\(give its public key with --curve-server-key\\)|closed the connection during the ZMTP greeting \\(does it require CURVE\\? see --curve-server-key\\))\n$`,
+    ),
+  );
+  assert.ok(proxy.connections >= 2, `${proxy.connections} connections`);
+  assert.equal(await held.ask("7"), "14.0");
+  const stderr = await stderrSettled(ours);
+  assert.equal(
+    count(
+      stderr,
+      /that asks for NULL; this server requires CURVE \(said once\)\n/,
+    ),
+    1,
+    stderr,
+  );
+});
+
+Deno.test("the tutorial's multiply_client.py (NULL) is refused by a CURVE server.ts on each reconnect, said once; an admitted client.ts is served meanwhile", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  await using proxy = new RecordingProxy(ours.port);
+  await using tutorial = python(["-u", TUTORIAL_CLIENT, String(proxy.port)], {
+    input: "100\n",
+  });
+  // libzmq reconnects every 100 ms or so; three connections refused.
+  await askUntil(held, proxy.waitForConnections(3, 20_000));
+  await proxy.waitForConnections(3);
+  const stderr = await stderrSettled(ours);
+  assert.equal(
+    count(
+      stderr,
+      /that asks for NULL; this server requires CURVE \(said once\)\n/,
+    ),
+    1,
+    stderr,
+  );
+  assert.ok(tutorial.running, "the tutorial's client waits for ever");
+  assert.ok(!tutorial.stdout.includes("200.0"), tutorial.stdout);
+  assert.equal(await held.ask("7"), "14.0");
+});
+
+Deno.test("client.ts with the wrong --curve-server-key says the server closed the connection during the CURVE handshake, and exits 1 after its tries", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  const impostor = await certs.make("impostor");
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  const wrong = runCurveClient(
+    certs.path,
+    [
+      ...clientArgs(ours.port, impostor, good),
+      "--timeout",
+      "1000",
+      "--retries",
+      "2",
+    ],
+    "100\n",
+  );
+  await askUntil(held, wrong);
+  const run = await wrong;
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, "");
+  assert.equal(
+    run.stderr,
+    `no reply after 2 tries: 127.0.0.1:${ours.port} closed the connection during the CURVE handshake (is --curve-server-key its public key?)\n`,
+  );
+  // Two tries of 1 s, and Deno's start.
+  assert.ok(run.ms < 10_000, `exited after ${Math.round(run.ms)} ms`);
+  assert.equal(await held.ask("7"), "14.0");
+});
+
+Deno.test("client.ts --curve-server-key against a NULL server.ts says the server offers NULL, not CURVE; the server says once that it requires NULL", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  await using plain = await startCurveServer(certs.path, []);
+  const run = await runCurveClient(
+    certs.path,
+    [...clientArgs(plain.port, server), "--timeout", "1000", "--retries", "2"],
+    "100\n",
+  );
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, "");
+  // As with NULL against CURVE, the close may come before the greeting.
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `^no reply after 2 tries: 127\\.0\\.0\\.1:${plain.port} (offers NULL, not CURVE \\(is --curve-server-key meant for this server\\?\\)|closed the connection during the ZMTP greeting \\(does it use CURVE\\?\\))\n$`,
+    ),
+  );
+  // The client's connections were refused over its two seconds, each
+  // refusal's line (were there more than one) written at once; a plain
+  // server has no SIGHUP handler to order stderr with.
+  await plain.server.waitFor(/asks for CURVE/, 10_000, "stderr");
+  assert.equal(
+    count(
+      plain.server.stderr,
+      /that asks for CURVE; this server requires NULL \(said once\)\n/,
+    ),
+    1,
+    plain.server.stderr,
+  );
+});
+
+Deno.test("a JeroMQ 0.3.6 REQ (ZMTP/2.0) is refused by a CURVE server.ts on each reconnect, said once; an admitted client.ts is served meanwhile", async () => {
+  requireJeromq();
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  await using proxy = new RecordingProxy(ours.port);
+  await using jeromq = jeromqReq(`tcp://127.0.0.1:${proxy.port}`, ["100"], {
+    timeoutMs: 10_000,
+  });
+  await askUntil(held, proxy.waitForConnections(3, 20_000));
+  await proxy.waitForConnections(3);
+  const stderr = await stderrSettled(ours);
+  assert.equal(
+    count(
+      stderr,
+      /: refused a ZMTP\/2\.0 peer from [^\n]*: ZMTP\/2\.0 cannot carry CURVE \(said once\)\n/,
+    ),
+    1,
+    stderr,
+  );
+  assert.equal(jeromq.stdout, "", "no reply reached the ZMTP/2.0 peer");
+  assert.equal(await held.ask("7"), "14.0");
+});
+
+Deno.test("server.ts names at most 100 refused client keys, the hundredth saying no more will be named", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await using held = await goodClient(certs, ours, server, good);
+  const serverKey = decodeZ85Key(server.z85);
+  const refused = async () => {
+    const mechanism = await clientMechanism(await generateKeyPair(), serverKey);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: ours.port });
+    try {
+      await assert.rejects(
+        () => CurveDriver.open(conn, mechanism),
+        (error: Error) =>
+          error instanceof HandshakeRefusedError && error.reason === "400",
+      );
+    } finally {
+      conn.close();
+    }
+  };
+  const strangers = (async () => {
+    for (let i = 0; i < 12; i++) {
+      await Promise.all(Array.from({ length: 10 }, refused));
+    }
+  })();
+  await askUntil(held, strangers);
+  await strangers;
+  const named = (await stderrSettled(ours)).split("\n").filter((line) =>
+    line.startsWith("server: refused the client key ")
+  );
+  assert.equal(named.length, 100);
+  assert.equal(
+    named.filter((line) => line.endsWith(" (said once per key)")).length,
+    99,
+  );
+  assert.ok(
+    named[99].endsWith(
+      " (said once per key; no more keys will be named)",
+    ),
+    named[99],
+  );
 });
