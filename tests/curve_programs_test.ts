@@ -1,9 +1,9 @@
 /**
  * server.ts and client.ts with CURVE, as programs, against libzmq (pyzmq,
- * zeromq.js) in every direction, behind a CURVE broker, and refusing what
- * they must while serving good clients. Every process runs with
- * `--allow-read` on its key directory alone, on loopback, bounded in time,
- * and is disposed.
+ * zeromq.js) in every direction, behind a CURVE broker, refusing what they
+ * must while serving good clients, and re-reading the allow-list on SIGHUP.
+ * Every process runs with `--allow-read` on its key directory alone, on
+ * loopback, bounded in time, and is disposed.
  */
 import assert from "node:assert/strict";
 import { replyFor } from "../lib/protocol.ts";
@@ -691,4 +691,83 @@ Deno.test("server.ts names at most 100 refused client keys, the hundredth saying
     ),
     named[99],
   );
+});
+
+// --- 3. SIGHUP re-reads --curve-allow ----------------------------------------
+
+Deno.test("SIGHUP makes server.ts re-read --curve-allow: a refused client.ts is served once its .key is copied in, and refused again once it is removed", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  await certs.make("first", { allow: true });
+  const late = await certs.make("late");
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  const ask = () =>
+    runCurveClient(certs.path, clientArgs(ours.port, server, late), "100\n");
+  const refusedLine =
+    `127.0.0.1:${ours.port} refused the handshake with ERROR "400" (this client's CURVE key is not on its allow-list)\n`;
+
+  const before = await ask();
+  assert.equal(before.code, 1);
+  assert.equal(before.stderr, refusedLine);
+
+  await certs.admit(late);
+  ours.server.child.kill("SIGHUP");
+  await ours.server.waitFor(
+    new RegExp(
+      `^server: re-read ${escape(certs.allow)}: 2 client keys admitted$`,
+      "m",
+    ),
+    10_000,
+    "stderr",
+  );
+  const after = await ask();
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(after.stdout, "200.0\n");
+
+  await Deno.remove(`${certs.allow}/late.key`);
+  ours.server.child.kill("SIGHUP");
+  await ours.server.waitFor(
+    new RegExp(
+      `^server: re-read ${escape(certs.allow)}: 1 client keys admitted$`,
+      "m",
+    ),
+    10_000,
+    "stderr",
+  );
+  const again = await ask();
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, refusedLine);
+  assert.ok(ours.server.running);
+});
+
+Deno.test("SIGHUP with the --curve-allow directory gone keeps the keys admitted before, and says so", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const client = await certs.make("client", { allow: true });
+  await using ours = await startCurveServer(
+    certs.path,
+    curveArgs(certs, server),
+  );
+  await Deno.rename(certs.allow, `${certs.path}/moved`);
+  ours.server.child.kill("SIGHUP");
+  await ours.server.waitFor(
+    new RegExp(
+      `^server: --curve-allow ${
+        escape(certs.allow)
+      }: no such file or directory; the previous 1 keys stay admitted$`,
+      "m",
+    ),
+    10_000,
+    "stderr",
+  );
+  const run = await runCurveClient(
+    certs.path,
+    clientArgs(ours.port, server, client),
+    "100\n",
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "200.0\n");
 });
