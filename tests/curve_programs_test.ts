@@ -1,9 +1,10 @@
 /**
  * server.ts and client.ts with CURVE, as programs, against libzmq (pyzmq,
  * zeromq.js) in every direction, behind a CURVE broker, refusing what they
- * must while serving good clients, and re-reading the allow-list on SIGHUP.
- * Every process runs with `--allow-read` on its key directory alone, on
- * loopback, bounded in time, and is disposed.
+ * must while serving good clients, re-reading the allow-list on SIGHUP, and
+ * never sending a request or reply in clear. Every process runs with
+ * `--allow-read` on its key directory alone, on loopback, bounded in time,
+ * and is disposed.
  */
 import assert from "node:assert/strict";
 import { replyFor } from "../lib/protocol.ts";
@@ -16,6 +17,7 @@ import {
   count,
   type CurveServer,
   HeldClient,
+  holds,
   program,
   RecordingProxy,
   runCurveClient,
@@ -770,4 +772,48 @@ Deno.test("SIGHUP with the --curve-allow directory gone keeps the keys admitted 
   );
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "200.0\n");
+});
+
+// --- 4. Nothing in clear -----------------------------------------------------
+
+Deno.test("a recording proxy sees no request or reply text between client.ts and server.ts with CURVE, and sees both with NULL", async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const client = await certs.make("client", { allow: true });
+  const requests = ["31415926535", "27182818284.5"];
+  const replies = requests.map((r) => replyFor(r, 2)); // 62831853070.0 ...
+  const texts = [...requests, ...replies.map((r) => r.replace(/\.0$/, ""))];
+
+  const recorded = async (curve: boolean) => {
+    await using ours = await startCurveServer(
+      certs.path,
+      curve ? curveArgs(certs, server) : [],
+    );
+    await using proxy = new RecordingProxy(ours.port);
+    const run = await runCurveClient(
+      certs.path,
+      curve ? clientArgs(proxy.port, server, client) : [String(proxy.port)],
+      lines(requests),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, lines(replies));
+    await ours.server.waitForLines(requests.length + 1);
+    return { toServer: proxy.toServer, toClient: proxy.toClient };
+  };
+
+  const curve = await recorded(true);
+  // The greetings went through the proxy, naming CURVE in clear.
+  assert.ok(holds(curve.toServer, "CURVE") && holds(curve.toClient, "CURVE"));
+  for (const text of texts) {
+    assert.ok(!holds(curve.toServer, text), `${text} went to the server`);
+    assert.ok(!holds(curve.toClient, text), `${text} came to the client`);
+  }
+
+  const plain = await recorded(false);
+  for (const request of requests) {
+    assert.ok(holds(plain.toServer, request), `${request} not seen in clear`);
+  }
+  for (const reply of replies) {
+    assert.ok(holds(plain.toClient, reply), `${reply} not seen in clear`);
+  }
 });
