@@ -1,14 +1,20 @@
 /**
  * server.ts and client.ts with CURVE, as programs, against libzmq (pyzmq,
  * zeromq.js) in every direction, behind a CURVE broker, refusing what they
- * must while serving good clients, re-reading the allow-list on SIGHUP, and
- * never sending a request or reply in clear. Every process runs with
- * `--allow-read` on its key directory alone, on loopback, bounded in time,
- * and is disposed.
+ * must while serving good clients, re-reading the allow-list on SIGHUP,
+ * never sending a request or reply in clear, and surviving hostile CURVE
+ * handshakes. Every process runs with `--allow-read` on its key directory
+ * alone, on loopback, bounded in time, and is disposed.
  */
 import assert from "node:assert/strict";
 import { replyFor } from "../lib/protocol.ts";
-import { decodeZ85Key, generateKeyPair } from "../lib/zmtp/curve_keys.ts";
+import { Request } from "../lib/zmtp/mod.ts";
+import {
+  type CurveKeyPair,
+  decodeZ85Key,
+  generateKeyPair,
+  readCertificate,
+} from "../lib/zmtp/curve_keys.ts";
 import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
 import { CurveDriver } from "./_curve_driver.ts";
 import {
@@ -23,9 +29,17 @@ import {
   runCurveClient,
   startCurveServer,
 } from "./_curve_programs.ts";
-import { clientMechanism } from "./_hostile_curve.ts";
+import {
+  captureGoodStream,
+  clientMechanism,
+  type CurveTarget,
+  hostileCurveInput,
+  type Outcome,
+  playAndDrop,
+} from "./_hostile_curve.ts";
+import { random } from "./_hostile.ts";
 import { jeromqReq, requireJeromq } from "./_jeromq.ts";
-import { node, python, ROOT, TUTORIAL_CLIENT } from "./_process.ts";
+import { node, python, ROOT, TUTORIAL_CLIENT, within } from "./_process.ts";
 
 const REP_PEER = `${ROOT}tests/peers/curve_rep.py`;
 const REQ_PEER = `${ROOT}tests/peers/curve_req.py`;
@@ -816,4 +830,161 @@ Deno.test("a recording proxy sees no request or reply text between client.ts and
   for (const reply of replies) {
     assert.ok(holds(plain.toClient, reply), `${reply} not seen in clear`);
   }
+});
+
+// --- 5. Hostile CURVE handshakes ---------------------------------------------
+
+const CURVE_INPUTS = Number(Deno.env.get("CURVE_FUZZ_INPUTS") ?? 500);
+// Replies the good sockets must have had (and client.ts a tenth of that)
+// before the hostile run may end.
+const GOOD_DURING = 100;
+
+Deno.test(`fuzz: ${CURVE_INPUTS} hostile CURVE inputs leave server.ts --curve-key serving good CURVE clients every reply`, async () => {
+  await using certs = await CertDir.create();
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  const held = await certs.make("held", { allow: true });
+  await using ours = await startCurveServer(certs.path, [
+    ...curveArgs(certs, server),
+    "--quiet",
+    "--max-message-size",
+    "65536",
+  ]);
+  const serverKey = decodeZ85Key(server.z85);
+  const goodKeys = await readCertificate(good.secretFile);
+  const admitted: CurveKeyPair = {
+    publicKey: goodKeys.publicKey,
+    secretKey: goodKeys.secretKey!,
+  };
+  const target: CurveTarget = {
+    port: ours.port,
+    serverKey,
+    admitted,
+    captured: await captureGoodStream(ours.port, serverKey, admitted),
+  };
+
+  // Good clients all along: two CURVE Request sockets in this process, and
+  // a client.ts held open. The hostile run ends once both kinds have had
+  // replies while it went on.
+  let stopped = false;
+  const load = { sent: 0, correct: 0, wrong: [] as string[], timeouts: 0 };
+  let programAsked = 0;
+  let enough!: () => void;
+  const servedEnough = new Promise<void>((resolve) => enough = resolve);
+  const checkEnough = () => {
+    if (load.correct >= GOOD_DURING && programAsked >= GOOD_DURING / 10) {
+      enough();
+    }
+  };
+  const decoder = new TextDecoder();
+  const sockets = Array.from({ length: 2 }, async (_, c) => {
+    const open = () => {
+      const socket = new Request({
+        receiveTimeout: 5000,
+        linger: 0,
+        curveServerKey: serverKey,
+        curvePublicKey: admitted.publicKey,
+        curveSecretKey: admitted.secretKey,
+      });
+      socket.connect(`tcp://127.0.0.1:${ours.port}`);
+      return socket;
+    };
+    let socket = open();
+    for (let i = 0; !stopped; i++) {
+      const request = `${c}${i}.${i % 7}`;
+      load.sent++;
+      await socket.send(request);
+      try {
+        const [reply] = await socket.receive();
+        const text = decoder.decode(reply);
+        if (text === replyFor(request, 2)) load.correct++;
+        else load.wrong.push(`${request} -> ${text}`);
+        checkEnough();
+      } catch {
+        load.timeouts++;
+        await socket.close();
+        socket = open();
+      }
+    }
+    await socket.close();
+  });
+  await using client = new HeldClient(
+    certs.path,
+    clientArgs(ours.port, server, held),
+  );
+  const programLoop = (async () => {
+    while (!stopped) {
+      const request = `${programAsked}.5`;
+      assert.equal(await client.ask(request), replyFor(request, 2));
+      programAsked++;
+      checkEnough();
+    }
+  })();
+
+  const rand = random(20261126);
+  const kinds = new Map<string, number>();
+  const outcomes = new Map<Outcome, number>();
+  const answered: string[] = [];
+  const stillOpen: string[] = [];
+  let tried = 0;
+  const workers = Array.from({ length: 12 }, async () => {
+    while (tried < CURVE_INPUTS) {
+      tried++;
+      const input = hostileCurveInput(rand);
+      kinds.set(input.kind, (kinds.get(input.kind) ?? 0) + 1);
+      const outcome = await playAndDrop(input, target);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      if (outcome === "answered") answered.push(input.kind);
+      if (outcome === "still open") stillOpen.push(input.kind);
+    }
+  });
+  await Promise.all(workers);
+  await within(servedEnough, 30_000, "good clients served during the run");
+  stopped = true;
+  await Promise.all([...sockets, programLoop]);
+
+  // And afterwards, a fresh client.ts gets its replies.
+  const after = await runCurveClient(
+    certs.path,
+    clientArgs(ours.port, server, good),
+    lines(NUMBERS),
+  );
+  console.log(
+    `curve fuzz: ${tried} hostile inputs (${
+      [...kinds].map(([k, n]) => `${n} ${k}`).join(", ")
+    }); outcomes: ${
+      [...outcomes].map(([k, n]) => `${n} ${k}`).join(", ")
+    }; good sockets: ${load.sent} requests, ${load.correct} correct, ${load.timeouts} timeouts; client.ts: ${programAsked} correct`,
+  );
+  assert.deepEqual(answered, [], "no forged or replayed request answered");
+  assert.deepEqual(stillOpen, [], "every bad command closed at once");
+  assert.deepEqual(load.wrong, []);
+  assert.equal(load.timeouts, 0, "no good request went unanswered");
+  assert.equal(load.correct, load.sent);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(after.stdout, lines(REPLIES));
+  assert.ok(ours.server.running, "the server is still up");
+  assert.equal(
+    ours.server.stdout.split("\n").length,
+    2,
+    "nothing but the Waiting line on stdout",
+  );
+  // On stderr: its key, each refused key once, and nothing else.
+  const stderr = await stderrSettled(ours);
+  const refusedKeys = outcomes.get("refused 400") ?? 0;
+  const said = stderr.split("\n").filter((line) => line !== "");
+  assert.equal(
+    said.filter((line) => line.startsWith("server: refused the client key "))
+      .length,
+    Math.min(refusedKeys, 100),
+    stderr,
+  );
+  assert.deepEqual(
+    said.filter((line) =>
+      !/^server: (CURVE public key |refused the client key |re-read )/.test(
+        line,
+      )
+    ),
+    [],
+  );
 });
