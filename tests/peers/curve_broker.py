@@ -1,0 +1,75 @@
+"""A request-reply broker on libzmq with CURVE on both hops: pyzmq's
+zmq.proxy between a ROUTER frontend (clients connect here) and a DEALER
+backend (servers connect here), each a CURVE server with its own
+certificate.
+
+    curve_broker.py FRONTEND_KEY_SECRET BACKEND_KEY_SECRET [BACKEND_ALLOW_DIR]
+
+Binds two free ports on 127.0.0.1 and prints "broker frontend PORT backend
+PORT" once both are bound. The frontend admits any client that knows its
+public key. With BACKEND_ALLOW_DIR, the backend admits only servers whose
+public key is in one of that directory's .key files (zmq.auth's
+ThreadAuthenticator, whose ZAP handler serves one context: so the backend
+has a context of its own). Prints "event NAME VALUE" for each handshake on
+the backend, whether it succeeded or failed (a refused key is
+HANDSHAKE_FAILED_AUTH 400).
+"""
+import sys
+import threading
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import recv_monitor_message
+
+frontend_secret, backend_secret = sys.argv[1], sys.argv[2]
+allow_dir = sys.argv[3] if len(sys.argv) > 3 else None
+
+front_context = zmq.Context()
+back_context = zmq.Context()
+if allow_dir is not None:
+    auth = ThreadAuthenticator(back_context)
+    auth.start()
+    auth.configure_curve(domain="*", location=allow_dir)
+
+
+def curve_server(context, kind, secret_file):
+    socket = context.socket(kind)
+    public, secret = zmq.auth.load_certificate(secret_file)
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret
+    socket.curve_server = True
+    socket.linger = 0
+    return socket
+
+
+frontend = curve_server(front_context, zmq.ROUTER, frontend_secret)
+backend = curve_server(back_context, zmq.DEALER, backend_secret)
+monitor = backend.get_monitor_socket(
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+names = {
+    zmq.EVENT_HANDSHAKE_SUCCEEDED: "HANDSHAKE_SUCCEEDED",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "HANDSHAKE_FAILED_AUTH",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "HANDSHAKE_FAILED_PROTOCOL",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "HANDSHAKE_FAILED_NO_DETAIL",
+}
+
+
+def watch():
+    while True:
+        try:
+            event = recv_monitor_message(monitor)
+        except zmq.ZMQError:
+            return
+        print("event", names.get(event["event"], event["event"]), event["value"], flush=True)
+
+
+threading.Thread(target=watch, daemon=True).start()
+frontend_port = frontend.bind_to_random_port("tcp://127.0.0.1")
+backend_port = backend.bind_to_random_port("tcp://127.0.0.1")
+print("broker frontend", frontend_port, "backend", backend_port, flush=True)
+zmq.proxy(frontend, backend)
