@@ -41,16 +41,8 @@ import {
   readSecretCertificate,
 } from "./lib/security.ts";
 import { encodeZ85Key } from "./lib/zmtp/z85.ts";
-import {
-  CurveAuthorizationError,
-  isLoopback,
-  MechanismMismatchError,
-  MessageSizeError,
-  parseEndpoint,
-  PeerTimeoutError,
-  Reply,
-  type SocketEvent,
-} from "./lib/zmtp/mod.ts";
+import { Notices } from "./lib/notices.ts";
+import { isLoopback, parseEndpoint, Reply } from "./lib/zmtp/mod.ts";
 
 const USAGE = `Usage: server.ts [multiplier] [port] [host] [options]
 
@@ -213,64 +205,6 @@ async function loadSecurity(settings: Plan): Promise<Security> {
   };
 }
 
-// Each kind of trouble is reported once, so a flood cannot flood stderr;
-// refused CURVE keys once each, up to a bound.
-function noticeOnce(
-  err: LineWriter,
-  allow: AllowList | undefined,
-): (event: SocketEvent) => void {
-  const said = new Set<string>();
-  const once = (kind: string, text: string, what = "said once") => {
-    if (said.has(kind)) return;
-    said.add(kind);
-    err.line(`server: ${text} (${what})`);
-  };
-  let keysSaid = 0;
-  return (event) => {
-    if (event.type === "refused") {
-      once(
-        "refused",
-        `refusing connections: ${event.reason} (--max-connections)`,
-      );
-    } else if (event.type === "disconnected") {
-      const error = event.error;
-      if (error instanceof MessageSizeError) {
-        once(
-          "size",
-          `dropped a peer that sent a message over ${error.limit} octets (--max-message-size)`,
-        );
-      } else if (error instanceof PeerTimeoutError) {
-        once("silent", `dropped a silent peer: ${error.message} (--heartbeat)`);
-      } else if (error instanceof CurveAuthorizationError) {
-        if (said.has(error.publicKey) || keysSaid === MAX_KEYS_SAID) return;
-        keysSaid++;
-        const where = allow === undefined ? "" : `: not in ${allow.directory}`;
-        once(
-          error.publicKey,
-          `refused the client key ${error.publicKey}${where}`,
-          keysSaid === MAX_KEYS_SAID
-            ? "said once per key; no more keys will be named"
-            : "said once per key",
-        );
-      } else if (error instanceof MechanismMismatchError) {
-        once(
-          `mechanism ${error.offered}`,
-          error.offered === "ZMTP/2.0"
-            ? `refused a ZMTP/2.0 peer from ${event.remote}: ZMTP/2.0 cannot carry CURVE`
-            : `refused a peer from ${event.remote} that asks for ${error.offered}; this server requires ${error.required}`,
-        );
-      }
-    } else if (event.type === "error") {
-      const from = event.peer ? ` from ${event.peer.remote}` : "";
-      once("error", `a request${from} failed: ${event.error.message}`);
-    }
-  };
-}
-
-// Unknown client keys named on stderr before the server stops naming them:
-// each costs a line, and a hostile client can make up keys for ever.
-const MAX_KEYS_SAID = 100;
-
 async function main(): Promise<number> {
   const settings = plan(Deno.args);
   if (settings === "help" || settings === "version") {
@@ -291,19 +225,40 @@ async function main(): Promise<number> {
         "server: stdout is not being read: dropping log lines until it is (said once)",
       ),
   });
+  const { keyPair, allow, serverKey } = security;
+  // With nothing bound, a server refused by every broker has nothing left
+  // to do: it says so and stops.
+  const refusedBy = new Set<string>();
+  let stop = () => {};
+  const notices = new Notices({
+    err,
+    allowDirectory: allow?.directory,
+    brokers: settings.connects,
+    brokerCurve: serverKey !== undefined,
+    onBrokerStopped: (endpoint) => {
+      refusedBy.add(endpoint);
+      if (
+        settings.binds.length === 0 &&
+        refusedBy.size === settings.connects.length
+      ) {
+        status = 1;
+        stop();
+      }
+    },
+  });
+  let status = 0;
   const common = {
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
     ...heartbeatOptions(settings.heartbeat),
     handshakeTimeout: settings.handshakeTimeout,
     linger: 2000,
-    onEvent: noticeOnce(err, security.allow),
+    onEvent: notices.onEvent,
   };
   // Endpoints bound serve clients: as a CURVE server with --curve-key.
   // Brokers connected to are served as a CURVE client with
   // --curve-server-key, presenting the same certificate. A socket has one
   // mechanism, so the two get a socket each when they differ.
-  const { keyPair, allow, serverKey } = security;
   const bindSocket = new Reply(
     keyPair === undefined ? common : {
       ...common,
@@ -358,7 +313,7 @@ async function main(): Promise<number> {
   // Stop accepting, answer what has been received, close, exit 0. A second
   // signal means the user will not wait: exit at once.
   let stopping = false;
-  const stop = () => {
+  stop = () => {
     if (stopping) {
       void Deno.stderr.write(
         new TextEncoder().encode(
@@ -407,7 +362,7 @@ async function main(): Promise<number> {
     );
   }
   await err.flush(500);
-  return 0;
+  return status;
 }
 
 if (import.meta.main) await runMain("server", USAGE, main);

@@ -11,14 +11,9 @@
  * @module
  */
 
+import { causeOf, hostOf } from "./causes.ts";
 import {
-  CurveAuthorizationError,
   HandshakeClosedError,
-  HandshakeRefusedError,
-  MechanismMismatchError,
-  parseEndpoint,
-  PeerTimeoutError,
-  ProtocolError,
   Request,
   type RequestOptions,
   SocketError,
@@ -172,7 +167,9 @@ export class LazyPirate {
         break;
       case "retrying":
         if (event.error) {
-          this.#cause = causeOf(event.endpoint, event.error, this.#curve);
+          this.#cause = causeOf(event.endpoint, event.error, {
+            curve: this.#curve,
+          });
         }
         break;
       case "disconnected":
@@ -184,13 +181,15 @@ export class LazyPirate {
           !(event.error instanceof HandshakeClosedError &&
             this.#cause !== undefined)
         ) {
-          this.#cause = causeOf(event.endpoint, event.error, this.#curve);
+          this.#cause = causeOf(event.endpoint, event.error, {
+            curve: this.#curve,
+          });
         }
         break;
       case "stopped": {
         const cause = event.error === undefined
           ? `${hostOf(event.endpoint)} refused this client`
-          : causeOf(event.endpoint, event.error, this.#curve);
+          : causeOf(event.endpoint, event.error, { curve: this.#curve });
         this.#stopped.set(event.endpoint, cause);
         this.#cause = cause;
         // Nothing left to try: end the request now, not at its timeout.
@@ -202,94 +201,4 @@ export class LazyPirate {
       }
     }
   }
-}
-
-// `host:port` of an endpoint, or of the endpoint named in a message.
-function hostOf(text: string): string {
-  const match = /tcp:\/\/\S+/.exec(text);
-  if (match === null) return text;
-  try {
-    const { host, port } = parseEndpoint(match[0].replace(/[,.;:]$/, ""));
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  } catch {
-    return match[0];
-  }
-}
-
-/**
- * Why a connect attempt failed or a connection ended, in one line a user
- * can act on.
- *
- * @param endpoint the endpoint concerned
- * @param error what the socket's event carried
- * @param curve whether we use CURVE
- */
-export function causeOf(
-  endpoint: string,
-  error: Error,
-  curve = false,
-): string {
-  const at = hostOf(endpoint);
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return `connection refused by ${at} (is the server running, on that port?)`;
-  }
-  if (error instanceof Deno.errors.TimedOut) {
-    return `no answer from ${at} to the connection request (the host is down, or a firewall drops it)`;
-  }
-  if (
-    error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied
-  ) {
-    return `no permission to connect to ${at} (run Deno with --allow-net; deno task client grants it)`;
-  }
-  if (/lookup address|resolve|Name or service not known/i.test(error.message)) {
-    return `cannot resolve the host name in ${endpoint}`;
-  }
-  if (error instanceof HandshakeRefusedError) {
-    const hint = error.reason === "400"
-      ? " (this client's CURVE key is not on its allow-list)"
-      : error.reason === "Invalid-socket-type"
-      ? " (it is not a REP or ROUTER socket)"
-      : "";
-    return `${at} refused the handshake with ERROR "${error.reason}"${hint}`;
-  }
-  if (error instanceof MechanismMismatchError) {
-    if (error.offered === "CURVE") {
-      return `${at} requires CURVE (give its public key with --curve-server-key)`;
-    }
-    return error.offered === "ZMTP/2.0"
-      ? `${at} speaks ZMTP/2.0, which cannot carry CURVE`
-      : `${at} offers ${error.offered}, not CURVE (is --curve-server-key meant for this server?)`;
-  }
-  if (error instanceof HandshakeClosedError) {
-    switch (error.stage) {
-      case "CURVE":
-        return `${at} closed the connection during the CURVE handshake (is --curve-server-key its public key?)`;
-      case "greeting":
-        return curve
-          ? `${at} closed the connection during the ZMTP greeting (does it use CURVE?)`
-          : `${at} closed the connection during the ZMTP greeting (does it require CURVE? see --curve-server-key)`;
-      case "connection":
-        return `${at} closed the connection without a word (is it a ZeroMQ server?)`;
-      default:
-        return `${at} closed the connection during the handshake (is it a REP or ROUTER socket?)`;
-    }
-  }
-  if (error instanceof CurveAuthorizationError) return error.message;
-  if (error instanceof PeerTimeoutError) {
-    return `${at} went silent: ${error.message} (--heartbeat)`;
-  }
-  if (error instanceof ProtocolError) {
-    return /greeting|signature|ZMTP\//i.test(error.message)
-      ? `${at} is not a ZeroMQ peer: ${lowerFirst(error.message)}`
-      : `${at} broke the protocol: ${lowerFirst(error.message)}`;
-  }
-  if (error instanceof Deno.errors.ConnectionReset) {
-    return `${at} reset the connection`;
-  }
-  return `${at}: ${error.message}`;
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
 }

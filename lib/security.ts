@@ -58,7 +58,9 @@ export async function readPublicKey(
   text: string,
   option: string,
 ): Promise<Uint8Array> {
-  if (text.length === 40 && !text.includes("/")) {
+  // Z85 has '/' and '.' among its characters: 40 characters that decode are
+  // a key, whatever they look like; anything else is a file.
+  if (text.length === 40) {
     try {
       return decodeZ85Key(text);
     } catch {

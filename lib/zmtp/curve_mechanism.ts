@@ -190,6 +190,18 @@ export class CurveAuthorizationError extends ProtocolError {
   }
 }
 
+/**
+ * A CURVE client's HELLO does not open with our key: it was given another
+ * public key for this server. Its connection is closed (RFC 26 has no
+ * ERROR for it: we do not know who it is).
+ */
+export class CurveKeyMismatchError extends ProtocolError {
+  constructor() {
+    super("HELLO signature does not open: the client has another server key");
+    this.name = "CurveKeyMismatchError";
+  }
+}
+
 /** What a CURVE mechanism needs, for one connection. */
 export interface CurveMechanismOptions {
   /** The CURVE role; independent of which side connected. */
@@ -615,9 +627,7 @@ export class CurveMechanism implements Mechanism {
       this.#options.keyPair.secretKey,
     );
     if (plain === undefined || plain.some((octet) => octet !== 0)) {
-      throw new ProtocolError(
-        "HELLO signature does not open: the client has another server key",
-      );
+      throw new CurveKeyMismatchError();
     }
     this.#peerNonce = nonce;
     this.#clientShort = clientShort;

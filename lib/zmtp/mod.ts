@@ -26,7 +26,10 @@ export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
 export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
 export { HandshakeRefusedError } from "./mechanism.ts";
-export { CurveAuthorizationError } from "./curve_mechanism.ts";
+export {
+  CurveAuthorizationError,
+  CurveKeyMismatchError,
+} from "./curve_mechanism.ts";
 export {
   HandshakeClosedError,
   MechanismMismatchError,
