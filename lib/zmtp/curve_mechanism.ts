@@ -36,13 +36,14 @@ import {
 } from "./frame.ts";
 import {
   checkPeerMetadata,
-  encodeErrorCommand,
   HandshakeRefusedError,
+  INVALID_SOCKET_TYPE,
   type Mechanism,
   type MechanismOptions,
   ourMetadata,
   parseErrorReason,
   parseMetadata,
+  Refusal,
   type SocketType,
 } from "./mechanism.ts";
 import {
@@ -87,7 +88,6 @@ const INNER_COMMAND = 0x02;
 
 // The ZAP status libzmq's CURVE server sends in ERROR when a client is denied.
 const DENIED = "400";
-const WRONG_SOCKET_TYPE = "Invalid-socket-type";
 
 /** Options for {@link CookieKeys}. */
 export interface CookieKeysOptions {
@@ -263,8 +263,7 @@ export class CurveMechanism implements Mechanism {
   readonly #options: CurveMechanismOptions;
   readonly #cookieKeys: CookieKeys | undefined;
   #state: ClientState | ServerState = "hello";
-  #error: ProtocolError | undefined;
-  #errorSent = false;
+  readonly #refusal = new Refusal();
   // The next short nonce we send, and the last one the peer sent.
   #nonce = 1;
   #peerNonce = 0;
@@ -312,12 +311,12 @@ export class CurveMechanism implements Mechanism {
 
   /** True once the handshake is complete in both directions. */
   get ready(): boolean {
-    return this.#state === "done" && this.#error === undefined;
+    return this.#state === "done" && this.#refusal.error === undefined;
   }
 
   /** Why we refused the peer, when we did. */
   get error(): ProtocolError | undefined {
-    return this.#error;
+    return this.#refusal.error;
   }
 
   /**
@@ -326,15 +325,7 @@ export class CurveMechanism implements Mechanism {
    * is the peer's turn.
    */
   nextCommand(): Uint8Array | undefined {
-    if (this.#error !== undefined) {
-      if (this.#errorSent) return undefined;
-      this.#errorSent = true;
-      return encodeErrorCommand(
-        this.#error instanceof CurveAuthorizationError
-          ? DENIED
-          : WRONG_SOCKET_TYPE,
-      );
-    }
+    if (this.#refusal.error !== undefined) return this.#refusal.command();
     if (this.asServer) {
       if (this.#state === "welcome") return this.#welcome();
       if (this.#state === "ready") return this.#ready();
@@ -742,9 +733,15 @@ export class CurveMechanism implements Mechanism {
     if (peer.identity.length > 0) this.peerIdentity = peer.identity;
     const authorize = this.#options.authorize;
     if (authorize !== undefined && !authorize(clientKey)) {
-      this.#error = new CurveAuthorizationError(encodeZ85Key(clientKey));
+      this.#refusal.refuse(
+        new CurveAuthorizationError(encodeZ85Key(clientKey)),
+        DENIED,
+      );
     } else if (peer.refusal !== undefined) {
-      this.#error = new ProtocolError(peer.refusal);
+      this.#refusal.refuse(
+        new ProtocolError(peer.refusal),
+        INVALID_SOCKET_TYPE,
+      );
     }
     this.#state = "ready";
   }

@@ -284,6 +284,43 @@ export function encodeErrorCommand(reason: string): Uint8Array {
   return encodeCommand("ERROR", data);
 }
 
+/** The ERROR reason for a peer whose socket type may not talk to ours. */
+export const INVALID_SOCKET_TYPE = "Invalid-socket-type";
+
+/**
+ * A mechanism's refusal of its peer: the error the connection closes with,
+ * and the ERROR command that tells the peer, sent once.
+ */
+export class Refusal {
+  #error: ProtocolError | undefined;
+  #reason = "";
+  #sent = false;
+
+  /** Why the peer was refused, once it was. */
+  get error(): ProtocolError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Refuses the peer; the first refusal stands.
+   *
+   * @param error the error for our side (events, logs)
+   * @param reason the ERROR command's reason for the peer (VCHAR only)
+   */
+  refuse(error: ProtocolError, reason: string): void {
+    if (this.#error !== undefined) return;
+    this.#error = error;
+    this.#reason = reason;
+  }
+
+  /** The ERROR command the first time it is asked for after a refusal. */
+  command(): Uint8Array | undefined {
+    if (this.#error === undefined || this.#sent) return undefined;
+    this.#sent = true;
+    return encodeErrorCommand(this.#reason);
+  }
+}
+
 /**
  * Reads an ERROR command's reason.
  *

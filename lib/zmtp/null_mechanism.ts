@@ -16,13 +16,14 @@ import {
 } from "./frame.ts";
 import {
   checkPeerMetadata,
-  encodeErrorCommand,
   HandshakeRefusedError,
+  INVALID_SOCKET_TYPE,
   type Mechanism,
   type MechanismOptions,
   ourMetadata,
   parseErrorReason,
   parseMetadata,
+  Refusal,
   type SocketType,
 } from "./mechanism.ts";
 
@@ -45,9 +46,6 @@ export function readyCommand(
   return command;
 }
 
-// The wire reason of our ERROR: a fixed token, never the peer's bytes.
-const WRONG_SOCKET_TYPE = "Invalid-socket-type";
-
 /**
  * One connection's NULL handshake. The client (the connecting side) sends
  * READY at once; the server waits for the client's READY, checks its socket
@@ -60,8 +58,7 @@ export class NullMechanism implements Mechanism {
   readonly #options: MechanismOptions;
   #readySent = false;
   #readyReceived = false;
-  #errorSent = false;
-  #error: ProtocolError | undefined;
+  readonly #refusal = new Refusal();
   /** The peer's `Socket-Type`, once its READY has arrived. */
   peerSocketType = "";
   /** The peer's `Identity`, empty when it announced none. */
@@ -76,12 +73,13 @@ export class NullMechanism implements Mechanism {
 
   /** True once READY has gone both ways. */
   get ready(): boolean {
-    return this.#readySent && this.#readyReceived && this.#error === undefined;
+    return this.#readySent && this.#readyReceived &&
+      this.#refusal.error === undefined;
   }
 
   /** Why we refused the peer, when we did. */
   get error(): ProtocolError | undefined {
-    return this.#error;
+    return this.#refusal.error;
   }
 
   /**
@@ -89,11 +87,7 @@ export class NullMechanism implements Mechanism {
    * ERROR, once, after a refused peer.
    */
   nextCommand(): Uint8Array | undefined {
-    if (this.#error !== undefined) {
-      if (this.#errorSent) return undefined;
-      this.#errorSent = true;
-      return encodeErrorCommand(WRONG_SOCKET_TYPE);
-    }
+    if (this.#refusal.error !== undefined) return this.#refusal.command();
     if (this.#readySent) return undefined;
     if (this.#options.isServer && !this.#readyReceived) return undefined;
     this.#readySent = true;
@@ -123,7 +117,10 @@ export class NullMechanism implements Mechanism {
     if (peer.identity.length > 0) this.peerIdentity = peer.identity;
     this.#readyReceived = true;
     if (peer.refusal !== undefined) {
-      this.#error = new ProtocolError(peer.refusal);
+      this.#refusal.refuse(
+        new ProtocolError(peer.refusal),
+        INVALID_SOCKET_TYPE,
+      );
     }
   }
 
