@@ -124,3 +124,89 @@ export async function sendAndDrop(
     }
   }
 }
+
+/** What a {@link withholdReads} peer managed to write. */
+export interface Withheld {
+  /** Octets of requests the server's side of TCP took. */
+  written: number;
+  /** Whole requests among them. */
+  requests: number;
+  /** `Date.now()` of the last write that made progress. */
+  lastProgress: number;
+  /** True when the connection failed (the server closed or reset it). */
+  failed: boolean;
+}
+
+/** One `["", body]` request as a DEALER sends it to a REP. */
+export function dealerRequest(body: string | Uint8Array): Uint8Array {
+  return encodeMessage([
+    new Uint8Array(0),
+    typeof body === "string" ? new TextEncoder().encode(body) : body,
+  ]);
+}
+
+/**
+ * A raw DEALER that greets, sends READY as DEALER, then writes requests
+ * `["", body]` as fast as the socket takes them and never reads a reply,
+ * which DEALER may legally do, until `stop` resolves; then it closes. The
+ * returned object is live: read it while the peer runs.
+ */
+export function withholdReads(
+  port: number,
+  stop: Promise<void>,
+  body: string | Uint8Array = "1",
+): { progress: Withheld; done: Promise<Withheld> } {
+  const progress: Withheld = {
+    written: 0,
+    requests: 0,
+    lastProgress: Date.now(),
+    failed: false,
+  };
+  const request = dealerRequest(body);
+  // About 64 KiB of requests per write.
+  const batch = concat(
+    ...Array.from(
+      { length: Math.max(1, Math.floor(65536 / request.length)) },
+      () => request,
+    ),
+  );
+  const done = (async () => {
+    let stopped = false;
+    const stopping = stop.then(() => {
+      stopped = true;
+    });
+    let conn: Deno.TcpConn | undefined;
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const hello = concat(encodeGreeting(), readyCommand("DEALER"));
+      for (let at = 0; at < hello.length;) {
+        at += await conn.write(hello.subarray(at));
+      }
+      let at = 0;
+      while (!stopped) {
+        const write = conn.write(batch.subarray(at));
+        // A write the server holds back never resolves: the stop ends it
+        // (closing the connection makes it reject).
+        const n = await Promise.race([write, stopping.then(() => -1)]);
+        if (n < 0) {
+          write.catch(() => {});
+          break;
+        }
+        progress.written += n;
+        progress.requests = Math.floor(progress.written / request.length);
+        progress.lastProgress = Date.now();
+        at = (at + n) % batch.length;
+      }
+    } catch {
+      progress.failed = true;
+    } finally {
+      try {
+        conn?.close();
+      } catch {
+        // Closed already.
+      }
+    }
+    return progress;
+  })();
+  return { progress, done };
+}

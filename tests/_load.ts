@@ -48,9 +48,15 @@ export interface GoodLoad {
   timeouts: number;
 }
 
+/** Counts at zero, for {@link runGoodClients} to fill in. */
+export function emptyLoad(): GoodLoad {
+  return { sent: 0, correct: 0, wrong: [], timeouts: 0 };
+}
+
 /**
  * Runs `clients` REQ sockets against `endpoint` until `stop` resolves, each
  * with a fresh socket after a timeout (Lazy Pirate), and reports the counts.
+ * Pass `load` to watch the counts while they run.
  */
 export async function runGoodClients(
   endpoint: string,
@@ -58,8 +64,8 @@ export async function runGoodClients(
   clients: number,
   stop: Promise<void>,
   timeout = 3000,
+  load: GoodLoad = emptyLoad(),
 ): Promise<GoodLoad> {
-  const load: GoodLoad = { sent: 0, correct: 0, wrong: [], timeouts: 0 };
   let stopped = false;
   stop.then(() => stopped = true);
   const decoder = new TextDecoder();
