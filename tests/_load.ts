@@ -98,9 +98,22 @@ export async function runGoodClients(
  * read /proc directly, so `cat` reads it, under the tests' --allow-run.
  */
 export async function rssKiB(pid: number): Promise<number> {
+  return (await memoryKiB(pid)).rss;
+}
+
+/**
+ * A process's resident memory in KiB: all of it (`rss`), and the anonymous
+ * part (`anon`: heaps, stacks, V8's pages), which leaves out the pages of
+ * the executable and libraries mapped from files.
+ */
+export async function memoryKiB(
+  pid: number,
+): Promise<{ rss: number; anon: number }> {
   const { stdout } = await new Deno.Command("cat", {
     args: [`/proc/${pid}/status`],
   }).output();
   const status = new TextDecoder().decode(stdout);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const field = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { rss: field("VmRSS"), anon: field("RssAnon") };
 }
