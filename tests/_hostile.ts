@@ -210,3 +210,138 @@ export function withholdReads(
   })();
   return { progress, done };
 }
+
+/** How a hostile connection ended. */
+export interface HostileEnd {
+  /** The server closed it (end of stream or reset) within the bound. */
+  closedByServer: boolean;
+  /** Milliseconds from connecting to the server's close, or to giving up. */
+  ms: number;
+  /** The server sent a PING: it took the peer as ready (ZMTP 3.1). */
+  pinged: boolean;
+}
+
+// A PING command's name as it appears on the wire: its length, then "PING".
+const PING_NAME = Uint8Array.of(4, 0x50, 0x49, 0x4e, 0x47);
+
+function contains(haystack: Uint8Array, length: number, needle: Uint8Array) {
+  outer: for (let i = 0; i + needle.length <= length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) continue outer;
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Connects, writes `bytes`, then reads whatever the server sends until it
+ * closes the connection, for at most `ms` milliseconds; then closes it from
+ * this side if it is still open. Never answers anything, PING included.
+ */
+export async function sendAndAwaitClose(
+  port: number,
+  bytes: Uint8Array,
+  ms: number,
+): Promise<HostileEnd> {
+  const start = performance.now();
+  const elapsed = () => Math.round(performance.now() - start);
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    return { closedByServer: false, ms: elapsed(), pinged: false };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  }, ms);
+  let pinged = false;
+  try {
+    try {
+      for (let at = 0; at < bytes.length;) {
+        at += await conn.write(bytes.subarray(at));
+      }
+    } catch {
+      // The server closed first, mid-write: the read below says so.
+    }
+    // Each read is searched with the last octets of the one before, so
+    // that a name split across two reads is found.
+    const carry = PING_NAME.length - 1;
+    const buffer = new Uint8Array(carry + 4096);
+    let tail = 0;
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer.subarray(carry));
+      } catch {
+        n = null; // reset by the server, or closed by the timer
+      }
+      if (n === null) break;
+      if (!pinged) {
+        const window = buffer.subarray(carry - tail, carry + n);
+        pinged = contains(window, window.length, PING_NAME);
+        tail = Math.min(carry, tail + n);
+        buffer.copyWithin(carry - tail, carry + n - tail, carry + n);
+      }
+    }
+    return { closedByServer: !timedOut, ms: elapsed(), pinged };
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch {
+        // Closed already.
+      }
+    }
+  }
+}
+
+/**
+ * Whether `bytes`, sent by a ZMTP/2.0 peer to a REP, leave that peer in good
+ * standing: a complete greeting the REP accepts (signature, revision 1, REQ
+ * or DEALER, an identity frame without MORE), then frames that break no rule
+ * so far (no reserved flag bits, no frame or message over the limits), the
+ * last maybe unfinished. ZMTP/2.0 has no heartbeats, so a server may keep
+ * such a peer, idle, for ever (libzmq does too); anything else it must close.
+ */
+export function zmtp2InGoodStanding(
+  bytes: Uint8Array,
+  maxMessageSize: number,
+): boolean {
+  if (
+    bytes.length < 12 || bytes[0] !== 0xff || (bytes[9] & 0x01) !== 1 ||
+    bytes[10] !== 1 || (bytes[11] !== 3 && bytes[11] !== 5)
+  ) {
+    return false;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let identity = true;
+  let message = 0;
+  for (let at = 12; at < bytes.length;) {
+    const flags = bytes[at];
+    if ((flags & 0xfc) !== 0 || (identity && (flags & 0x01) !== 0)) {
+      return false;
+    }
+    const long = (flags & 0x02) !== 0;
+    const header = long ? 9 : 2;
+    if (at + header > bytes.length) return !identity;
+    const size = long ? Number(view.getBigUint64(at + 1)) : bytes[at + 1];
+    if (size > maxMessageSize + 64) return false;
+    if (!identity) {
+      message += size;
+      if (message > maxMessageSize) return false;
+      if ((flags & 0x01) === 0) message = 0;
+    }
+    at += header + size;
+    if (at > bytes.length) return !identity;
+    identity = false;
+  }
+  return !identity;
+}

@@ -9,9 +9,36 @@ import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
 import { type RunningServer, startServer } from "./_process.ts";
 
-/** A quiet server with a 64 KiB message limit, for hostile-input runs. */
-export function startTarget(): Promise<RunningServer> {
-  return startServer(["2", "0", "--quiet", "--max-message-size", "65536"]);
+/** The message limit of {@link startTarget}'s server. */
+export const TARGET_MAX_MESSAGE_SIZE = 65536;
+
+/**
+ * Liveness limits short enough that a test sees them act: a peer is closed
+ * half a second into an unfinished greeting or handshake, and about 600 ms
+ * after it falls silent (PING after 300 ms, then 300 ms for any answer).
+ */
+export const SHORT_LIMITS: readonly string[] = [
+  "--handshake-timeout",
+  "500",
+  "--heartbeat",
+  "300",
+];
+
+/**
+ * A quiet server with a 64 KiB message limit, for hostile-input runs;
+ * `extra` adds options (such as {@link SHORT_LIMITS}).
+ */
+export function startTarget(
+  extra: readonly string[] = [],
+): Promise<RunningServer> {
+  return startServer([
+    "2",
+    "0",
+    "--quiet",
+    "--max-message-size",
+    String(TARGET_MAX_MESSAGE_SIZE),
+    ...extra,
+  ]);
 }
 
 /** A switch that tells long-running loops to stop. */
