@@ -1,14 +1,17 @@
 /**
  * Hostile input for fuzz and soak tests: seeded random, truncated, mutated
  * and oversized greetings and frames, sent on a connection that is then
- * dropped.
+ * dropped ({@link sendAndDrop}) or held until the server closes it
+ * ({@link sendAndAwaitClose}); DEALERs that pipeline requests and never read
+ * the replies ({@link withholdReads}); idle peers that answer PING
+ * ({@link holdConnection}).
  *
  * @module
  */
 
 import { encodeCommand, encodeMessage } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { readyCommand } from "./_raw_peer.ts";
+import { RawPeer, readyCommand } from "./_raw_peer.ts";
 import { sleep } from "./_process.ts";
 
 // A small deterministic generator (mulberry32), so a failure can be replayed.
@@ -147,14 +150,15 @@ export function dealerRequest(body: string | Uint8Array): Uint8Array {
 
 /**
  * A raw DEALER that greets, sends READY as DEALER, then writes requests
- * `["", body]` as fast as the socket takes them and never reads a reply,
- * which DEALER may legally do, until `stop` resolves; then it closes. The
- * returned object is live: read it while the peer runs.
+ * `["", body]` as fast as the socket takes them (up to `limit` octets) and
+ * never reads a reply, which DEALER may legally do, until `stop` resolves;
+ * then it closes. The returned object is live: read it while the peer runs.
  */
 export function withholdReads(
   port: number,
   stop: Promise<void>,
   body: string | Uint8Array = "1",
+  limit = Infinity,
 ): { progress: Withheld; done: Promise<Withheld> } {
   const progress: Withheld = {
     written: 0,
@@ -183,8 +187,13 @@ export function withholdReads(
         at += await conn.write(hello.subarray(at));
       }
       let at = 0;
-      while (!stopped) {
-        const write = conn.write(batch.subarray(at));
+      while (!stopped && progress.written < limit) {
+        const write = conn.write(
+          batch.subarray(
+            at,
+            at + Math.min(batch.length - at, limit - progress.written),
+          ),
+        );
         // A write the server holds back never resolves: the stop ends it
         // (closing the connection makes it reject).
         const n = await Promise.race([write, stopping.then(() => -1)]);
@@ -197,6 +206,8 @@ export function withholdReads(
         progress.lastProgress = Date.now();
         at = (at + n) % batch.length;
       }
+      // Written all it would: hold the connection, still reading nothing.
+      if (!stopped) await stopping;
     } catch {
       progress.failed = true;
     } finally {
@@ -344,4 +355,51 @@ export function zmtp2InGoodStanding(
     identity = false;
   }
   return !identity;
+}
+
+/** A held connection's count of what it did. */
+export interface Held {
+  /** PINGs received and answered with PONG. */
+  pings: number;
+  /** True when the server closed it before the stop. */
+  closedByServer: boolean;
+}
+
+/**
+ * A peer that completes the handshake as `socketType`, then sits idle for
+ * as long as it is held, answering each PING with a PONG, as a live idle
+ * client does, until `stop` resolves; then it closes.
+ */
+export async function holdConnection(
+  port: number,
+  stop: Promise<void>,
+  socketType = "DEALER",
+): Promise<Held> {
+  const held: Held = { pings: 0, closedByServer: false };
+  let stopped = false;
+  const peer = await RawPeer.connect(port);
+  const stopping = stop.then(() => {
+    stopped = true;
+    peer.close();
+  });
+  try {
+    await peer.handshake(socketType);
+    while (!stopped) {
+      const item = await peer.next(3_600_000);
+      if (item.kind === "command" && item.name === "PING") {
+        held.pings++;
+        // PONG carries the PING's context, after its two-octet TTL.
+        await peer.write(encodeCommand("PONG", item.data.subarray(2)));
+      }
+    }
+  } catch (error) {
+    if (!stopped) {
+      held.closedByServer = true;
+      if (!/closed by the peer/.test(String(error))) throw error;
+    }
+  } finally {
+    peer.close();
+  }
+  await stopping;
+  return held;
 }

@@ -7,7 +7,7 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
-import { type RunningServer, startServer } from "./_process.ts";
+import { Proc, ROOT, type RunningServer, startServer } from "./_process.ts";
 
 /** The message limit of {@link startTarget}'s server. */
 export const TARGET_MAX_MESSAGE_SIZE = 65536;
@@ -28,17 +28,39 @@ export const SHORT_LIMITS: readonly string[] = [
  * A quiet server with a 64 KiB message limit, for hostile-input runs;
  * `extra` adds options (such as {@link SHORT_LIMITS}).
  */
-export function startTarget(
+export async function startTarget(
   extra: readonly string[] = [],
+  v8Flags?: string,
 ): Promise<RunningServer> {
-  return startServer([
+  const args = [
     "2",
     "0",
     "--quiet",
     "--max-message-size",
     String(TARGET_MAX_MESSAGE_SIZE),
     ...extra,
+  ];
+  if (v8Flags === undefined) return await startServer(args);
+  const server = new Proc(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    `--v8-flags=${v8Flags}`,
+    `${ROOT}server.ts`,
+    ...args,
   ]);
+  try {
+    const [, port] = await server.waitFor(
+      /Waiting for clients on port '(\d+)'/,
+    );
+    return {
+      server,
+      port: Number(port),
+      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 /** A switch that tells long-running loops to stop. */
@@ -143,4 +165,57 @@ export async function memoryKiB(
   const field = (name: string) =>
     Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return { rss: field("VmRSS"), anon: field("RssAnon") };
+}
+
+/** An RSS sample: seconds since the start of a run, and KiB. */
+export interface RssSample {
+  s: number;
+  kib: number;
+}
+
+/** The least-squares slope of `kib` against `s`, in KiB/s. */
+export function leastSquaresSlope(samples: readonly RssSample[]): number {
+  const n = samples.length;
+  if (n < 2) return NaN;
+  const ms = samples.reduce((a, x) => a + x.s, 0) / n;
+  const mk = samples.reduce((a, x) => a + x.kib, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const { s, kib } of samples) {
+    num += (s - ms) * (kib - mk);
+    den += (s - ms) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * The soak's leak criterion: the RSS floor over the second half of a run
+ * (the lowest sample of each `window` seconds, against the window's middle)
+ * must grow, by its least-squares slope, by less than `bound` KiB/s. The
+ * first half is left out: V8 sizes its heap for the load then. The floor
+ * leaves out the spikes of a burst's garbage before V8 collects it, which a
+ * leak does not: it lifts the floor as much as the peaks.
+ */
+export function rssLeaks(
+  samples: readonly RssSample[],
+  bound: number,
+  window = 0.5,
+): { slope: number; leaks: boolean } {
+  const half = samples.slice(Math.floor(samples.length / 2));
+  const floor: RssSample[] = [];
+  if (half.length > 0) {
+    const start = half[0].s;
+    const windows = new Map<number, RssSample[]>();
+    for (const sample of half) {
+      const w = Math.floor((sample.s - start) / window);
+      windows.set(w, [...(windows.get(w) ?? []), sample]);
+    }
+    for (const members of windows.values()) {
+      const low = members.reduce((a, b) => (b.kib < a.kib ? b : a));
+      const s = members.reduce((a, b) => a + b.s, 0) / members.length;
+      floor.push({ s, kib: low.kib });
+    }
+  }
+  const slope = leastSquaresSlope(floor);
+  return { slope, leaks: !(slope < bound) };
 }
