@@ -7,11 +7,60 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
-import { type RunningServer, startServer } from "./_process.ts";
+import { Proc, ROOT, type RunningServer, startServer } from "./_process.ts";
 
-/** A quiet server with a 64 KiB message limit, for hostile-input runs. */
-export function startTarget(): Promise<RunningServer> {
-  return startServer(["2", "0", "--quiet", "--max-message-size", "65536"]);
+/** The message limit of {@link startTarget}'s server. */
+export const TARGET_MAX_MESSAGE_SIZE = 65536;
+
+/**
+ * Liveness limits short enough that a test sees them act: a peer is closed
+ * half a second into an unfinished greeting or handshake, and about 600 ms
+ * after it falls silent (PING after 300 ms, then 300 ms for any answer).
+ */
+export const SHORT_LIMITS: readonly string[] = [
+  "--handshake-timeout",
+  "500",
+  "--heartbeat",
+  "300",
+];
+
+/**
+ * A quiet server with a 64 KiB message limit, for hostile-input runs;
+ * `extra` adds options (such as {@link SHORT_LIMITS}).
+ */
+export async function startTarget(
+  extra: readonly string[] = [],
+  v8Flags?: string,
+): Promise<RunningServer> {
+  const args = [
+    "2",
+    "0",
+    "--quiet",
+    "--max-message-size",
+    String(TARGET_MAX_MESSAGE_SIZE),
+    ...extra,
+  ];
+  if (v8Flags === undefined) return await startServer(args);
+  const server = new Proc(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    `--v8-flags=${v8Flags}`,
+    `${ROOT}server.ts`,
+    ...args,
+  ]);
+  try {
+    const [, port] = await server.waitFor(
+      /Waiting for clients on port '(\d+)'/,
+    );
+    return {
+      server,
+      port: Number(port),
+      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 /** A switch that tells long-running loops to stop. */
@@ -48,9 +97,15 @@ export interface GoodLoad {
   timeouts: number;
 }
 
+/** Counts at zero, for {@link runGoodClients} to fill in. */
+export function emptyLoad(): GoodLoad {
+  return { sent: 0, correct: 0, wrong: [], timeouts: 0 };
+}
+
 /**
  * Runs `clients` REQ sockets against `endpoint` until `stop` resolves, each
  * with a fresh socket after a timeout (Lazy Pirate), and reports the counts.
+ * Pass `load` to watch the counts while they run.
  */
 export async function runGoodClients(
   endpoint: string,
@@ -58,8 +113,8 @@ export async function runGoodClients(
   clients: number,
   stop: Promise<void>,
   timeout = 3000,
+  load: GoodLoad = emptyLoad(),
 ): Promise<GoodLoad> {
-  const load: GoodLoad = { sent: 0, correct: 0, wrong: [], timeouts: 0 };
   let stopped = false;
   stop.then(() => stopped = true);
   const decoder = new TextDecoder();
@@ -92,9 +147,75 @@ export async function runGoodClients(
  * read /proc directly, so `cat` reads it, under the tests' --allow-run.
  */
 export async function rssKiB(pid: number): Promise<number> {
+  return (await memoryKiB(pid)).rss;
+}
+
+/**
+ * A process's resident memory in KiB: all of it (`rss`), and the anonymous
+ * part (`anon`: heaps, stacks, V8's pages), which leaves out the pages of
+ * the executable and libraries mapped from files.
+ */
+export async function memoryKiB(
+  pid: number,
+): Promise<{ rss: number; anon: number }> {
   const { stdout } = await new Deno.Command("cat", {
     args: [`/proc/${pid}/status`],
   }).output();
   const status = new TextDecoder().decode(stdout);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const field = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { rss: field("VmRSS"), anon: field("RssAnon") };
+}
+
+/** An RSS sample: seconds since the start of a run, and KiB. */
+export interface RssSample {
+  s: number;
+  kib: number;
+}
+
+/** The least-squares slope of `kib` against `s`, in KiB/s. */
+export function leastSquaresSlope(samples: readonly RssSample[]): number {
+  const n = samples.length;
+  if (n < 2) return NaN;
+  const ms = samples.reduce((a, x) => a + x.s, 0) / n;
+  const mk = samples.reduce((a, x) => a + x.kib, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const { s, kib } of samples) {
+    num += (s - ms) * (kib - mk);
+    den += (s - ms) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * The soak's leak criterion: the RSS floor over the second half of a run
+ * (the lowest sample of each `window` seconds, against the window's middle)
+ * must grow, by its least-squares slope, by less than `bound` KiB/s. The
+ * first half is left out: V8 sizes its heap for the load then. The floor
+ * leaves out the spikes of a burst's garbage before V8 collects it, which a
+ * leak does not: it lifts the floor as much as the peaks.
+ */
+export function rssLeaks(
+  samples: readonly RssSample[],
+  bound: number,
+  window = 0.5,
+): { slope: number; leaks: boolean } {
+  const half = samples.slice(Math.floor(samples.length / 2));
+  const floor: RssSample[] = [];
+  if (half.length > 0) {
+    const start = half[0].s;
+    const windows = new Map<number, RssSample[]>();
+    for (const sample of half) {
+      const w = Math.floor((sample.s - start) / window);
+      windows.set(w, [...(windows.get(w) ?? []), sample]);
+    }
+    for (const members of windows.values()) {
+      const low = members.reduce((a, b) => (b.kib < a.kib ? b : a));
+      const s = members.reduce((a, b) => a + b.s, 0) / members.length;
+      floor.push({ s, kib: low.kib });
+    }
+  }
+  const slope = leastSquaresSlope(floor);
+  return { slope, leaks: !(slope < bound) };
 }
