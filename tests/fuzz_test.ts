@@ -151,13 +151,7 @@ Deno.test(`fuzz: ${BAD_INPUTS} hostile ZMTP 3 and ${BAD_V2_INPUTS} ZMTP/2.0 inpu
   running.stop();
   const load = await good;
 
-  // Engine bug (see "heartbeats close a silent ZMTP 3.1 peer" below): the
-  // server's own PING, once written, counts as traffic, so a ready 3.1 peer
-  // that never answers is PINGed for ever and never closed. Those are
-  // counted apart; the exemption goes when the bug is fixed.
-  const keptByBug = (o: Outcome) =>
-    !o.mayKeep && !o.end.closedByServer && o.end.pinged;
-  const mustClose = outcomes.filter((o) => !o.mayKeep && !keptByBug(o));
+  const mustClose = outcomes.filter((o) => !o.mayKeep);
   const notClosed = mustClose.filter((o) => !o.end.closedByServer);
   const byKind = new Map<string, { n: number; closed: number; ms: number }>();
   for (const o of outcomes) {
@@ -179,9 +173,6 @@ Deno.test(`fuzz: ${BAD_INPUTS} hostile ZMTP 3 and ${BAD_V2_INPUTS} ZMTP/2.0 inpu
       `${
         mustClose.length - notClosed.length
       } of the ${mustClose.length} it must close; ` +
-      `${
-        outcomes.filter(keptByBug).length
-      } ready ZMTP 3.1 peers PINGed and kept (heartbeat bug); ` +
       `${
         mayKeep.filter((o) => o.end.closedByServer).length
       } of ${mayKeep.length} ` +
@@ -282,11 +273,9 @@ Deno.test(`handshake timeout: unfinished greetings and handshakes are closed by 
   }
 });
 
-// Engine bug: tick() counts the server's own completed PING write as traffic, so a silent ready peer is never timed out.
 Deno.test({
   name:
     "heartbeats close a silent ZMTP 3.1 peer about 600 ms after it falls silent",
-  ignore: true,
   async fn() {
     await using ours = await startTarget(SHORT_LIMITS);
     using peer = await RawPeer.connect(ours.port);
