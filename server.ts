@@ -219,7 +219,7 @@ async function main(): Promise<number> {
   // reads costs log lines, said once, never replies.
   const err = new LineWriter(Deno.stderr);
   const out = new LineWriter(Deno.stdout, {
-    interval: 20,
+    interval: 50,
     onFirstDrop: () =>
       err.line(
         "server: stdout is not being read: dropping log lines until it is (said once)",

@@ -168,15 +168,20 @@ export class LineWriter {
     this.#scheduled = false;
     if (this.#used === 0 || this.#broken || this.#writing) return;
     const bytes = this.#buffer.subarray(0, this.#used);
-    this.#buffer = this.#spare ?? new Uint8Array(this.#buffer.length);
+    // The other buffer, at least as large: a busy server's batches keep
+    // their size, and each new ArrayBuffer would count toward V8's next GC.
+    const spare = this.#spare;
+    this.#buffer =
+      spare !== undefined && spare.length >= bytes.buffer.byteLength
+        ? spare
+        : new Uint8Array(bytes.buffer.byteLength);
     this.#spare = undefined;
     this.#used = 0;
     this.#writing = this.#writeAll(bytes).finally(() => {
       this.#writing = undefined;
-      // The buffer comes back for the next round, unless a burst grew it.
-      if (bytes.buffer.byteLength <= 65536) {
-        this.#spare = new Uint8Array(bytes.buffer);
-      }
+      // The buffer comes back for the next round (both stay within the
+      // limit).
+      this.#spare = new Uint8Array(bytes.buffer);
       // Lines that came during the write wait for the next interval too,
       // or writes would follow each other with hardly a line in each.
       if (this.#used > 0 && !this.#scheduled) this.#schedule();
