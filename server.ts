@@ -214,9 +214,10 @@ async function main(): Promise<number> {
   const { multiplier, quiet } = settings;
   const security = await loadSecurity(settings);
   // Nothing the server prints may stall it: both streams are written
-  // asynchronously, and log lines leave in batches of up to 5 ms (a write
-  // per request would cost more than the request itself). A stdout nobody
-  // reads costs log lines, said once, never replies.
+  // asynchronously, and log lines leave in batches of up to 50 ms (each
+  // asynchronous write costs a hop through Deno's blocking pool; a write per
+  // request would cost more than the request itself). A stdout nobody reads
+  // costs log lines, said once, never replies.
   const err = new LineWriter(Deno.stderr);
   const out = new LineWriter(Deno.stdout, {
     interval: 50,
