@@ -78,6 +78,11 @@ Deno.test({
     const t0 = performance.now();
     await doubler.waitFor(/dropped a silent peer/, 10_000, "stderr");
     const detected = performance.now() - t0;
+    console.log(
+      `server1 found its link cut ${
+        detected.toFixed(0)
+      } ms after (--heartbeat ${HEARTBEAT})`,
+    );
     // A PING after HEARTBEAT ms of silence, then HEARTBEAT ms for an
     // answer, seen by a tick a quarter-heartbeat late at most; margin for a
     // loaded machine.

@@ -30,6 +30,9 @@ Deno.test("client.ts against a host that drops connection requests: one line, ex
     "2",
   ], "100\n");
   const elapsed = performance.now() - t0;
+  console.log(
+    `client.ts gave up in ${elapsed.toFixed(0)} ms (${hole.technique})`,
+  );
   assert.equal(result.code, 1);
   assert.equal(
     result.stderr,
@@ -48,6 +51,7 @@ Deno.test("server.ts --connect to a host that drops connection requests stops on
   server.kill("SIGTERM");
   const finished = await server.finish(5_000);
   const elapsed = performance.now() - t0;
+  console.log(`server.ts stopped ${elapsed.toFixed(0)} ms after SIGTERM`);
   assert.equal(finished.code, 0, finished.stderr);
   assert.ok(elapsed < 1000, `SIGTERM took ${elapsed.toFixed(0)} ms`);
 });
@@ -82,6 +86,9 @@ Deno.test("server.ts drops peers frozen after their handshake within its heartbe
     const t0 = performance.now();
     const result = await runClient([String(ours.port)], "21\n");
     const elapsed = performance.now() - t0;
+    console.log(
+      `the third client was served ${elapsed.toFixed(0)} ms after it started`,
+    );
     assert.equal(result.stdout, "42.0\n", result.stderr);
     assert.equal(result.code, 0);
     await ours.server.waitFor(/refusing connections/, 5_000, "stderr");

@@ -205,14 +205,16 @@ Deno.test("README.md: the broker example answers as its comment says", async () 
   }
 });
 
-Deno.test("README.md: the CURVE example serves the admitted client, as its comment says", async () => {
-  const [, body] = /```sh\n(tools\/deno task keygen certs\/server[\s\S]*?)```/
-    .exec(README)!;
-  // The certificates go to a directory of their own inside the repository,
-  // where the keygen task may write (deno task runs there), and then away.
+/**
+ * Types a ```sh block of README.md line by line, in a directory of its own
+ * for the certificates inside the repository (where the keygen task may
+ * write, deno task running there): lines ending in `&` run in the
+ * background until they print their first line, the others to their end;
+ * the last line must print what its comment says.
+ */
+async function typeScript(body: string, ports: Record<string, number>) {
   const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".readme-curve-" });
   const certs = dir.slice(ROOT.length) + "/certs";
-  const ports = { "2345": freePort() };
   const lines = withPorts(body, ports).replaceAll("certs", certs).trimEnd()
     .split("\n").map((line) => {
       const [, command, comment] = /^(.*?)\s*(?:#\s*(.*))?$/.exec(line)!;
@@ -222,24 +224,23 @@ Deno.test("README.md: the CURVE example serves the admitted client, as its comme
   const background: Proc[] = [];
   // As typed at a shell of its own, where deno task sets INIT_CWD itself
   // (the test runner's task has set it already).
-  const env = ENV;
   const fresh = "unset INIT_CWD; ";
   try {
     for (const { command } of lines) {
       if (command.endsWith("&")) {
-        const server = new Proc("sh", [
+        const started = new Proc("sh", [
           "-c",
           `${fresh}exec ${command.slice(0, -1)}`,
-        ], { env });
-        background.push(server);
-        await server.waitFor(/Waiting for clients/);
+        ], { env: ENV });
+        background.push(started);
+        await started.waitFor(/\n/);
         continue;
       }
-      const step = new Proc("sh", ["-c", fresh + command], { env });
+      const step = new Proc("sh", ["-c", fresh + command], { env: ENV });
       const done = await step.finish(30_000);
       assert.equal(done.code, 0, `${command}\n${done.stderr}`);
     }
-    const shell = new Proc("sh", ["-c", fresh + last.command], { env });
+    const shell = new Proc("sh", ["-c", fresh + last.command], { env: ENV });
     const result = await shell.finish(30_000);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, last.comment!.split(", ").join("\n") + "\n");
@@ -247,6 +248,18 @@ Deno.test("README.md: the CURVE example serves the admitted client, as its comme
     for (const proc of background) await proc[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("README.md: the CURVE example serves the admitted client, as its comment says", async () => {
+  const [, body] = /```sh\n(tools\/deno task keygen certs\/server[\s\S]*?)```/
+    .exec(README)!;
+  await typeScript(body, { "2345": freePort() });
+});
+
+Deno.test("README.md: the CURVE broker example, CURVE on both hops, answers as its comment says", async () => {
+  const [, body] = /```sh\n(tools\/deno task keygen certs\/frontend[\s\S]*?)```/
+    .exec(README)!;
+  await typeScript(body, { "5559": freePort(), "5560": freePort() });
 });
 
 Deno.test("README.md: the Performance report is bench --report of bench/results/latest.json", async () => {

@@ -268,3 +268,35 @@ Deno.test("takeEnvelope() cuts the envelope off in place, up to the first empty 
     undefined,
   );
 });
+
+Deno.test("Reply hands out requests in memory of their own: no other peer's bytes in their buffer, and transferring one leaves the rest", async () => {
+  const { reply, port } = await boundReply();
+  using a = await RawPeer.connect(port);
+  using b = await RawPeer.connect(port);
+  await a.handshake("REQ");
+  await b.handshake("REQ");
+  await a.send("", "secret-of-a");
+  const [first] = await reply.receive();
+  await reply.send("ok");
+  await b.send("", "from-b");
+  const [second] = await reply.receive();
+  await reply.send("ok");
+  // Small bodies are decoded into slabs shared by every connection; what
+  // the application gets is a copy: its buffer holds its request alone.
+  for (const body of [first, second]) {
+    assert.equal(body.byteOffset, 0);
+    assert.equal(body.buffer.byteLength, body.byteLength);
+  }
+  assert.doesNotMatch(decode(new Uint8Array(second.buffer)), /secret-of-a/);
+  // Transferring one request's buffer (to a worker, say) detaches it alone.
+  structuredClone(second, { transfer: [second.buffer as ArrayBuffer] });
+  assert.equal(second.byteLength, 0, "the transferred one is detached");
+  assert.equal(decode(first), "secret-of-a", "the other is intact");
+  const [after] = await Promise.all([
+    reply.receive(),
+    a.send("", "again"),
+  ]);
+  assert.equal(decode(after[0]), "again", "later requests are intact too");
+  await reply.send("ok");
+  await reply.close();
+});

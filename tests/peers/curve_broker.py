@@ -4,9 +4,10 @@ backend (servers connect here), each a CURVE server with its own
 certificate.
 
     curve_broker.py FRONTEND_KEY_SECRET BACKEND_KEY_SECRET [BACKEND_ALLOW_DIR]
+                    [--frontend PORT] [--backend PORT]
 
-Binds two free ports on 127.0.0.1 and prints "broker frontend PORT backend
-PORT" once both are bound. The frontend admits any client that knows its
+Binds its two ports on 127.0.0.1 (free ones unless given) and prints
+"broker frontend PORT backend PORT" once both are bound. The frontend admits any client that knows its
 public key. With BACKEND_ALLOW_DIR, the backend admits only servers whose
 public key is in one of that directory's .key files (zmq.auth's
 ThreadAuthenticator, whose ZAP handler serves one context: so the backend
@@ -14,7 +15,7 @@ has a context of its own). Prints "event NAME VALUE" for each handshake on
 the backend, whether it succeeded or failed (a refused key is
 HANDSHAKE_FAILED_AUTH 400).
 """
-import sys
+import argparse
 import threading
 
 import zmq
@@ -22,8 +23,16 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
-frontend_secret, backend_secret = sys.argv[1], sys.argv[2]
-allow_dir = sys.argv[3] if len(sys.argv) > 3 else None
+parser = argparse.ArgumentParser()
+parser.add_argument("frontend_secret")
+parser.add_argument("backend_secret")
+parser.add_argument("allow_dir", nargs="?")
+parser.add_argument("--frontend", type=int, default=0)
+parser.add_argument("--backend", type=int, default=0)
+arguments = parser.parse_args()
+frontend_secret = arguments.frontend_secret
+backend_secret = arguments.backend_secret
+allow_dir = arguments.allow_dir
 
 front_context = zmq.Context()
 back_context = zmq.Context()
@@ -69,7 +78,14 @@ def watch():
 
 
 threading.Thread(target=watch, daemon=True).start()
-frontend_port = frontend.bind_to_random_port("tcp://127.0.0.1")
-backend_port = backend.bind_to_random_port("tcp://127.0.0.1")
+def bind(socket, port):
+    if port == 0:
+        return socket.bind_to_random_port("tcp://127.0.0.1")
+    socket.bind(f"tcp://127.0.0.1:{port}")
+    return port
+
+
+frontend_port = bind(frontend, arguments.frontend)
+backend_port = bind(backend, arguments.backend)
 print("broker frontend", frontend_port, "backend", backend_port, flush=True)
 zmq.proxy(frontend, backend)
