@@ -6,6 +6,8 @@ import {
   parseGreeting,
 } from "../lib/zmtp/greeting.ts";
 import { ProtocolError } from "../lib/zmtp/errors.ts";
+import { Handshake } from "../lib/zmtp/handshake.ts";
+import { NullMechanism } from "../lib/zmtp/null_mechanism.ts";
 
 Deno.test("encodeGreeting() writes RFC 37's 64 octets: signature, 3.1, NULL, filler", () => {
   const greeting = encodeGreeting();
@@ -63,4 +65,26 @@ Deno.test("parseGreeting() refuses a malformed mechanism or a short greeting", (
   gap[17] = 0x41; // a letter after the padding began
   assert.throws(() => parseGreeting(gap), /mechanism/);
   assert.throws(() => parseGreeting(new Uint8Array(63)), /63 octets/);
+});
+
+Deno.test("Handshake: a peer whose version is 1 or 2 is answered in ZMTP/2.0 (RFC 37), 3 and up in ZMTP 3", () => {
+  for (const [revision, expected] of [[1, 2], [2, 2], [3, 3], [4, 3]]) {
+    const sent: Uint8Array[] = [];
+    const handshake = new Handshake(
+      new NullMechanism({ socketType: "REP", isServer: true }),
+      "REP",
+      (bytes) => sent.push(bytes),
+    );
+    const head = encodeGreeting().subarray(0, 11);
+    head[10] = revision;
+    handshake.greeting(head, 0, head.length);
+    assert.equal(handshake.version, expected, `revision ${revision}`);
+    if (expected === 2) {
+      // The socket-type octet (REP is 4) and an empty identity frame.
+      assert.deepEqual([...sent[0]], [4]);
+      assert.deepEqual([...sent[1]], [0, 0]);
+    } else {
+      assert.equal(sent[0].length, GREETING_SIZE - 11, "the greeting's rest");
+    }
+  }
 });

@@ -193,3 +193,56 @@ Deno.test("server.ts answers PING with PONG in the middle of traffic", async () 
   await peer.send("", "5");
   assert.deepEqual(await peer.receiveText(), ["", "10.0"]);
 });
+
+Deno.test("server.ts refuses a message over --max-message-size at the header of the frame that would cross it, before its body comes", async () => {
+  await using ours = await startServer([
+    "2",
+    "0",
+    "--quiet",
+    "--max-message-size",
+    "1000",
+  ]);
+  using peer = await RawPeer.connect(ours.port);
+  await peer.handshake("DEALER");
+  // 600 octets, then a frame header claiming 600 more: its body is never
+  // sent, so only a refusal at the header closes the connection.
+  const first = new Uint8Array([0x03, 0, 0, 0, 0, 0, 0, 0x02, 0x58]);
+  await peer.write(new Uint8Array([0x01, 0x00]));
+  await peer.write(first);
+  await peer.write(new Uint8Array(600));
+  await peer.write(new Uint8Array([0x02, 0, 0, 0, 0, 0, 0, 0x02, 0x58]));
+  assert.ok(await peer.closedByPeer(), "closed at the second header");
+  await ours.server.waitFor(/over 1000 octets/, 5_000, "stderr");
+  await stillServes(ours.port);
+});
+
+Deno.test("server.ts refuses a message frame in the middle of the handshake at its header", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  using peer = await RawPeer.connect(ours.port);
+  // A whole greeting, then a message frame claiming a megabyte instead of
+  // READY: refused at its header, before any body.
+  await peer.write(encodeGreeting());
+  await peer.write(new Uint8Array([0x02, 0, 0, 0, 0, 0, 0x10, 0, 0]));
+  assert.ok(await peer.closedByPeer(), "closed at the header");
+  await stillServes(ours.port);
+});
+
+Deno.test("server.ts names made-up mechanisms under one heading: a flood of them is one line", async () => {
+  await using ours = await startServer(["2", "0", "--quiet"]);
+  for (let i = 0; i < 20; i++) {
+    using peer = await RawPeer.connect(ours.port);
+    await peer.write(encodeGreeting(`X${i}`));
+    assert.ok(await peer.closedByPeer(), `peer ${i} refused`);
+  }
+  await stillServes(ours.port);
+  // The notices are written asynchronously: one more refused peer, with a
+  // known name, shows that every earlier line has had its turn.
+  using last = await RawPeer.connect(ours.port);
+  await last.write(encodeGreeting("PLAIN"));
+  await last.closedByPeer();
+  await ours.server.waitFor(/asks for PLAIN/, 5_000, "stderr");
+  const lines = ours.server.stderr.split("\n").filter((l) =>
+    /asks for X/.test(l)
+  );
+  assert.equal(lines.length, 1, ours.server.stderr);
+});

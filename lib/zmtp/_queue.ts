@@ -30,6 +30,11 @@ export class Queue<T> {
     this.#items[this.#tail++] = item;
   }
 
+  /** The newest item, left in place. */
+  last(): T | undefined {
+    return this.#head === this.#tail ? undefined : this.#items[this.#tail - 1];
+  }
+
   /** The oldest item, left in place. */
   peek(): T | undefined {
     return this.#head === this.#tail ? undefined : this.#items[this.#head];

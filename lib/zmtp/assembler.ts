@@ -102,6 +102,18 @@ export class MessageAssembler {
     return this.#first === undefined;
   }
 
+  /** The octets the message partly received holds so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Drops a message partly received. */
+  reset(): void {
+    this.#first = undefined;
+    this.#parts = undefined;
+    this.#size = 0;
+  }
+
   /**
    * Takes one message frame.
    *

@@ -2,11 +2,14 @@
  * ZMTP 3 framing (RFC 23 and 37): bytes to frames with a resumable
  * {@link FrameDecoder}, frames to bytes with {@link encodeMessage}.
  *
- * Frame bodies that the decoder hands out are always copies the receiver
- * owns; the read buffer they came from is reused for the next read. Small
- * bodies are copied into shared slabs and handed out as views (see
- * {@link copyBody}); outgoing parts may be text, encoded as UTF-8 straight
- * into the write buffer.
+ * Frame bodies that the decoder hands out are copies, never views into the
+ * read buffer, which is reused for the next read: small ones in slabs
+ * shared by every connection (see {@link copyBody}; the sockets copy a
+ * message again into memory of its own before the application sees it),
+ * larger ones in a buffer each. Only command bodies may be handed out as
+ * views, to a caller that says it is done with each at once
+ * ({@link FrameDecoder.viewCommands}). Outgoing parts may be text, encoded
+ * as UTF-8 straight into the write buffer.
  *
  * @module
  */
@@ -102,9 +105,23 @@ const HEADER_MAX = 9;
  * ```
  */
 export class FrameDecoder {
-  readonly #limits: FrameLimits;
   // Flag bits a frame must not set: COMMAND too under ZMTP/2.0.
   #reserved = RESERVED;
+  // During a handshake only commands may come.
+  #commandsOnly = false;
+  // Command bodies handed out as views into the chunk, not copies: for a
+  // caller that is done with each command before the chunk is reused.
+  #viewCommands = false;
+  /**
+   * The largest message-frame body accepted now, in octets: the caller
+   * lowers it as a message grows, so that no frame is allocated beyond
+   * what the message may still hold.
+   */
+  messageBudget: number;
+  /** The largest command-frame body accepted now, in octets. */
+  commandBudget: number;
+  /** The message size limit that a refusal names, in octets. */
+  messageLimit: number;
   // A header split across reads (rare) collects here, allocated on first need.
   #header: Uint8Array | undefined;
   #headerHave = 0;
@@ -117,12 +134,36 @@ export class FrameDecoder {
    * @param limits the largest message and command bodies to accept
    */
   constructor(limits: FrameLimits) {
-    this.#limits = limits;
+    this.messageBudget = limits.maxMessageFrame;
+    this.commandBudget = limits.maxCommandFrame;
+    this.messageLimit = limits.maxMessageFrame;
   }
 
   /** Decodes ZMTP/2.0 framing from now on (RFC 15: no command frames). */
   useZmtp2(): void {
     this.#reserved = RESERVED | COMMAND;
+  }
+
+  /**
+   * Refuses message frames at their first octet (during a ZMTP 3
+   * handshake), or accepts them again.
+   */
+  commandsOnly(only: boolean): void {
+    this.#commandsOnly = only;
+  }
+
+  /**
+   * Hands out command bodies as views into the chunk pushed, valid only
+   * during the sink's call, rather than as copies.
+   */
+  viewCommands(views: boolean): void {
+    this.#viewCommands = views;
+  }
+
+  /** Drops a frame half received, and what it held. */
+  reset(): void {
+    this.#body = null;
+    this.#headerHave = 0;
   }
 
   /** True when no partial frame is held: the stream is at a frame boundary. */
@@ -193,12 +234,14 @@ export class FrameDecoder {
       if (this.#headerHave === 0) {
         // Fast path: the whole header, and often the whole body, is here.
         const flags = chunk[pos];
-        const headerLength = checkFlags(flags, this.#reserved);
+        const headerLength = this.#checkFlags(flags);
         if (end - pos >= headerLength) {
           const size = this.#checkSize(flags, readSize(chunk, pos, flags));
           pos += headerLength;
           if (end - pos >= size) {
-            const frame = copyBody(chunk, pos, pos + size);
+            const frame = this.#viewCommands && (flags & COMMAND)
+              ? chunk.subarray(pos, pos + size)
+              : copyBody(chunk, pos, pos + size);
             pos += size;
             sink.frame(flags, frame);
           } else {
@@ -209,7 +252,7 @@ export class FrameDecoder {
       }
       // Slow path: the header is split across reads.
       const header = this.#header ??= new Uint8Array(HEADER_MAX);
-      if (this.#headerHave === 0) checkFlags(chunk[pos], this.#reserved);
+      if (this.#headerHave === 0) this.#checkFlags(chunk[pos]);
       header[this.#headerHave++] = chunk[pos++];
       const headerLength = header[0] & LONG ? 9 : 2;
       if (this.#headerHave < headerLength) continue;
@@ -227,16 +270,27 @@ export class FrameDecoder {
     this.#bodyFlags = flags;
   }
 
+  #checkFlags(flags: number): number {
+    const length = checkFlags(flags, this.#reserved);
+    if (this.#commandsOnly && !(flags & COMMAND)) {
+      throw new ProtocolError("Message frame before the handshake completed");
+    }
+    return length;
+  }
+
   #checkSize(flags: number, size: number): number {
     const command = (flags & COMMAND) !== 0;
-    const limit = command
-      ? this.#limits.maxCommandFrame
-      : this.#limits.maxMessageFrame;
+    const limit = command ? this.commandBudget : this.messageBudget;
     if (size <= limit) return size;
-    const kind = command ? "Command" : "Message";
-    const text =
-      `${kind} frame of ${size} octets exceeds the limit of ${limit}`;
-    throw command ? new ProtocolError(text) : new MessageSizeError(text, limit);
+    if (command) {
+      throw new ProtocolError(
+        `Command frame of ${size} octets exceeds the limit of ${limit}`,
+      );
+    }
+    throw new MessageSizeError(
+      `Message frame of ${size} octets takes the message over ${this.messageLimit} octets`,
+      this.messageLimit,
+    );
   }
 }
 

@@ -152,7 +152,8 @@ export class Handshake {
   // its own protocol, and read the rest of its own.
   #negotiate(): void {
     const { mechanism } = this;
-    if (this.#received[VERSION_OFFSET] === ZMTP_2_REVISION) {
+    // RFC 37: a peer whose version is 1 or 2 gets ZMTP/2.0.
+    if (this.#received[VERSION_OFFSET] <= ZMTP_2_REVISION + 1) {
       if (mechanism.name !== "NULL") {
         throw new MechanismMismatchError("ZMTP/2.0", mechanism.name);
       }
@@ -198,7 +199,9 @@ export class Handshake {
       if (flags & MORE) {
         throw new ProtocolError("ZMTP/2.0 identity has more than one frame");
       }
-      this.#peerIdentity = body;
+      // Its own copy: the frame's slab is shared, and the identity lives as
+      // long as the connection.
+      this.#peerIdentity = body.slice();
       this.#ready = true;
       return;
     }

@@ -114,7 +114,8 @@ export class NullMechanism implements Mechanism {
       parseMetadata(data),
     );
     this.peerSocketType = peer.socketType;
-    if (peer.identity.length > 0) this.peerIdentity = peer.identity;
+    // Its own copy: the command's slab is shared.
+    if (peer.identity.length > 0) this.peerIdentity = peer.identity.slice();
     this.#readyReceived = true;
     if (peer.refusal !== undefined) {
       this.#refusal.refuse(

@@ -13,6 +13,7 @@ import {
   type ConnectionHandler,
   type ConnectionOptions,
 } from "./connection.ts";
+import { ownParts } from "./assembler.ts";
 import { encodedSize, type Part } from "./frame.ts";
 import { Queue } from "./_queue.ts";
 
@@ -185,9 +186,15 @@ export class Pipe implements ConnectionHandler {
 
   /** Part of {@link ConnectionHandler}: a whole message arrived. */
   message(parts: Uint8Array[], size: number): void {
-    this.#inbound.push(parts);
+    const inbound = this.#inbound;
+    inbound.push(parts);
     this.#inboundBytes += size;
-    if (this.#inbound.size === 1) this.#owner.pipeReadable(this);
+    if (inbound.size === 1) this.#owner.pipeReadable(this);
+    // A message that waits in the queue gets memory of its own: small
+    // bodies are views into slabs shared by all connections, and a queue
+    // of them could keep many slabs alive for a few octets each. One taken
+    // at once (a synchronous serve()) is not copied.
+    if (inbound.size > 0 && inbound.last() === parts) ownParts(parts);
   }
 
   /** Part of {@link ConnectionHandler}. */
