@@ -7,7 +7,9 @@
  * tests/liveness_netns_test.ts.
  */
 import assert from "node:assert/strict";
+import { Reply, type SocketEvent } from "../lib/zmtp/mod.ts";
 import { blackholeEndpoint } from "./_netns.ts";
+import { RawPeer } from "./_raw_peer.ts";
 import {
   deno,
   freePort,
@@ -154,4 +156,49 @@ Deno.test("server.ts behind zmq.proxy finds the broker frozen, reconnects when i
   ], "7\n");
   assert.equal(after.stdout, "14.0\n", after.stderr);
   await server.waitFor(/received: 7 sending: 14\.0/);
+});
+
+Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps sending: the reader waiting on a write is not silence", async () => {
+  // 60 KB replies to a DEALER that reads them slowly: the server's read
+  // loop waits on its writes most of the time, and must still count the
+  // peer alive (RFC 37: any traffic is a sign of life).
+  const events: SocketEvent[] = [];
+  const reply = new Reply({
+    heartbeatInterval: 300,
+    heartbeatTimeout: 300,
+    onEvent: (event) => {
+      if (event.type === "disconnected" && event.error) events.push(event);
+    },
+  });
+  const endpoint = await reply.bind("tcp://127.0.0.1:0");
+  const big = "x".repeat(60_000);
+  void reply.serve(() => big);
+  const port = Number(endpoint.split(":").pop());
+  using peer = await RawPeer.connect(port);
+  await peer.handshake("DEALER");
+  const slow = new Uint8Array(65536);
+  // A hundred requests at once: six megabytes of replies fill the
+  // system's buffers, so the server's writes wait on the reader.
+  let sent = 0;
+  while (sent < 100) await peer.send("", String(sent++));
+  const t0 = Date.now();
+  try {
+    while (Date.now() - t0 < 2000) {
+      await peer.send("", String(sent++));
+      // Read some of the replies now and then, never all of them: 0.6 MB/s
+      // against the server's megabytes.
+      for (let i = 0; i < 1; i++) {
+        const n = await peer.conn.read(slow);
+        assert.ok(
+          n !== null,
+          `the server closed the connection after ${sent} requests`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await reply.close();
+  }
+  assert.ok(sent >= 110, `${sent} requests sent`);
+  assert.deepEqual(events, []);
 });

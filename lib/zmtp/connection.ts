@@ -87,6 +87,14 @@ export const MAX_COMMAND_SIZE = 65536;
 // little garbage behind (V8 collects none while a server idles, so what a
 // burst drops stays resident until the next busy spell). Frame bodies of 4
 // KiB and more are read into directly.
+// How many heartbeat periods (interval and timeout) a write stuck on a peer
+// may go without progress before the peer is taken for dead.
+const WRITE_STALL_PERIODS = 6;
+// A mechanism's overhead per frame, allowed on top of the message limit
+// (CURVE's MESSAGE adds 33 octets).
+const FRAME_OVERHEAD = 64;
+// RFC 37: an identity is 0 to 255 octets.
+const MAX_IDENTITY = 255;
 const READ_SIZE_MIN = 128;
 const READ_SIZE_MAX = 4096;
 const DIRECT_READ_MIN = 4096;
@@ -152,6 +160,7 @@ export class Connection implements FrameSink {
   // buffer whether or not the peer is still there.
   #progress = 0;
   #progressAtTick = 0;
+  #readerAwaitsWrite = false;
   readonly #openedAt = Date.now();
   #lastHeard = this.#openedAt;
   #pingSentAt: number | undefined;
@@ -182,6 +191,7 @@ export class Connection implements FrameSink {
       (bytes) => this.#queueControl(bytes),
     );
     this.#decoder = new FrameDecoder(options.frameLimits);
+    this.#decoder.messageLimit = options.maxMessageSize;
     this.#assembler = new MessageAssembler(options.maxMessageSize);
     this.#done = this.#run();
   }
@@ -255,6 +265,11 @@ export class Connection implements FrameSink {
     if (this.#stage === Stage.Closed) return;
     this.#stage = Stage.Closed;
     this.#closeError ??= error;
+    // Nothing a closed connection was receiving stays reachable through it
+    // (REP may hold its pipe until a reply is sent), nor any key.
+    this.#decoder.reset();
+    this.#assembler.reset();
+    (this.#mechanism ?? this.#handshake?.mechanism)?.dispose?.();
     this.#handshake = undefined;
     this.#clearControl();
     this.#carry = undefined;
@@ -290,6 +305,26 @@ export class Connection implements FrameSink {
       }
       return;
     }
+    const { interval, timeout } = this.#options.heartbeat;
+    // While our writes to the peer are stuck, we read nothing from it: the
+    // peer may be sending as it should (RFC 37: any traffic is a sign of
+    // life) while it reads more slowly than we write, and TCP lets a write
+    // go on only in large steps. Its writes' progress is all we can go by
+    // then: a peer whose writes do not move for several heartbeat periods
+    // is taken for dead.
+    const writeStuck = this.#writeActive &&
+      (this.#readerAwaitsWrite || this.#resume !== undefined);
+    if (writeStuck) {
+      const stall = WRITE_STALL_PERIODS * (interval + timeout);
+      if (interval > 0 && now - this.#lastHeard >= stall) {
+        this.close(
+          new PeerTimeoutError(
+            `No write to the peer went through within ${stall} ms`,
+          ),
+        );
+      }
+      return;
+    }
     if (this.#ttlDeadline !== undefined) {
       if (this.#progress !== this.#ttlProgress || waiting) {
         this.#ttlDeadline = undefined;
@@ -300,7 +335,6 @@ export class Connection implements FrameSink {
         return;
       }
     }
-    const { interval, timeout } = this.#options.heartbeat;
     if (interval <= 0 || !this.#peerPings) return;
     if (this.#pingSentAt === undefined) {
       if (now - this.#lastHeard >= interval) {
@@ -365,7 +399,11 @@ export class Connection implements FrameSink {
         // Write what this read produced before reading again, as a plain
         // echo loop does: one operation in flight per connection, and a
         // peer that sends faster than it reads is held back by TCP.
-        if (this.#hasOutput()) await this.#flush();
+        if (this.#hasOutput()) {
+          this.#readerAwaitsWrite = true;
+          await this.#flush();
+          this.#readerAwaitsWrite = false;
+        }
       }
     } catch (error) {
       if (this.#stage !== Stage.Closed) {
@@ -413,7 +451,13 @@ export class Connection implements FrameSink {
       start = handshake.greeting(chunk, 0, length);
       if (!handshake.greetingDone) return;
       this.#stage = Stage.Handshake;
-      if (handshake.version === 2) this.#decoder.useZmtp2();
+      if (handshake.version === 2) {
+        // The first 2.0 message is the peer's identity: 255 octets at most.
+        this.#decoder.useZmtp2();
+        this.#decoder.messageBudget = MAX_IDENTITY;
+      } else {
+        this.#decoder.commandsOnly(true);
+      }
     }
     if (start < length) this.#decoder.push(chunk, this, start, length);
   }
@@ -449,13 +493,36 @@ export class Connection implements FrameSink {
     this.#peerPings = handshake.peerPings;
     this.#handshake = undefined;
     this.#stage = Stage.Traffic;
+    const decoder = this.#decoder;
+    decoder.commandsOnly(false);
+    decoder.messageBudget = this.#options.frameLimits.maxMessageFrame;
+    if (this.#transparent) {
+      // Commands after the handshake (PING, PONG) are done with at once:
+      // no copy, and nothing of theirs lingers in the shared slabs.
+      decoder.viewCommands(true);
+    } else {
+      // A mechanism's commands carry messages (RFC 26 MESSAGE): as large.
+      decoder.commandBudget = Math.max(
+        decoder.commandBudget,
+        this.#options.frameLimits.maxMessageFrame,
+      );
+    }
     this.#handler.onReady(this);
   }
 
   // A frame as the peer meant it, after the mechanism's decoding.
   #plainFrame(flags: number, body: Uint8Array): void {
-    if (flags & COMMAND) this.#command(body);
-    else this.#assembler.frame(flags, body, this.#handler);
+    if (flags & COMMAND) {
+      this.#command(body);
+      return;
+    }
+    const assembler = this.#assembler;
+    assembler.frame(flags, body, this.#handler);
+    // The next frame may hold only what the message has room for (and a
+    // mechanism's overhead): a message over the limit is refused before
+    // its next frame is allocated.
+    this.#decoder.messageBudget = this.#options.maxMessageSize -
+      assembler.size + FRAME_OVERHEAD;
   }
 
   #command(body: Uint8Array): void {
@@ -536,6 +603,13 @@ export class Connection implements FrameSink {
           written += await this.#conn.write(
             written === 0 ? data : data.subarray(written),
           );
+          // While the read loop waits for this write, or for room in the
+          // pipe, what the peer sends is not read: a write that goes on
+          // completing shows it alive instead (its system takes our data;
+          // a dead peer's does not).
+          if (this.#readerAwaitsWrite || this.#resume !== undefined) {
+            this.#progress++;
+          }
         }
       }
     } catch (error) {
