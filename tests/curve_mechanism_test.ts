@@ -703,7 +703,7 @@ Deno.test("CurveMechanism takes ERROR at any step as a refusal", () => {
   });
 });
 
-Deno.test("CookieKeys keeps the previous key for one interval and zeroes dropped keys", () => {
+Deno.test("CookieKeys keeps the previous key for one interval, zeroes dropped keys, and keeps none past two", () => {
   let now = 1000;
   const keys = new CookieKeys({ interval: 10, now: () => now });
   const first = keys.sealingKey();
@@ -718,9 +718,12 @@ Deno.test("CookieKeys keeps the previous key for one interval and zeroes dropped
   assert.deepEqual(keys.openingKeys(), [third, second]);
   assert.ok(first.every((octet) => octet === 0), "the dropped key is zeroed");
   now += 25;
-  assert.deepEqual(keys.openingKeys().length, 1);
+  assert.deepEqual(keys.openingKeys(), [], "no key outlives two intervals");
   assert.ok(second.every((octet) => octet === 0));
   assert.ok(third.every((octet) => octet === 0));
+  const fourth = keys.sealingKey();
+  keys.dispose();
+  assert.ok(fourth.every((octet) => octet === 0), "dispose() wipes them all");
   assert.throws(() => new CookieKeys({ interval: 0 }), RangeError);
 });
 
@@ -767,4 +770,25 @@ Deno.test("createCurveFactory() checks the keys once and makes mechanisms per co
       message: "Cannot use the server's key: a CURVE key has 32 octets, not 31",
     },
   );
+});
+
+Deno.test("CookieKeys wipes its keys on time with no handshake to prompt it, and never holds a program open", async () => {
+  const keys = new CookieKeys({ interval: 20 });
+  const key = keys.sealingKey();
+  assert.ok(key.some((octet) => octet !== 0));
+  // Two intervals and a margin: the keys' own timer must have wiped it.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(key.every((octet) => octet === 0), "wiped without a new call");
+  keys.dispose();
+});
+
+Deno.test("CurveMechanism.dispose() wipes the connection's keys: no frame can be sealed after it", () => {
+  const [c, s] = [client(), server()];
+  handshake(c, s);
+  const target = new Uint8Array(256);
+  c.encodeFrame(0, "before", 6, target, 0);
+  c.dispose();
+  s.dispose();
+  assert.throws(() => c.encodeFrame(0, "after", 5, target, 0));
+  assert.throws(() => s.encodeFrame(0, "after", 5, target, 0));
 });

@@ -305,6 +305,8 @@ export function sealInto(
   } else {
     target.set(heap.subarray(boxAt, boxAt + boxLength), offset);
   }
+  // The key and the plaintext do not stay on the heap.
+  heap.fill(0, base, boxAt + boxLength);
   return offset + boxLength;
 }
 
@@ -342,7 +344,10 @@ export function openInPlace(
     base + NONCE_AT,
     base + KEY_AT,
   );
-  if (failed !== 0) return undefined;
+  if (failed !== 0) {
+    heap.fill(0, base, boxAt + sealed.length);
+    return undefined;
+  }
   const plainAt = boxAt + MAC_BYTES;
   if (plainLength <= 64) {
     for (let i = 0; i < plainLength; i++) {
@@ -351,6 +356,8 @@ export function openInPlace(
   } else {
     sealed.set(heap.subarray(plainAt, plainAt + plainLength), MAC_BYTES);
   }
+  // The key and the plaintext do not stay on the heap.
+  heap.fill(0, base, boxAt + sealed.length);
   return sealed.subarray(MAC_BYTES);
 }
 

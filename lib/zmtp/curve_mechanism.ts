@@ -92,10 +92,13 @@ const DENIED = "400";
 /** Options for {@link CookieKeys}. */
 export interface CookieKeysOptions {
   /**
-   * How long each cookie key issues cookies, in milliseconds. A cookie is
-   * accepted for more than one interval after it is issued and at most two.
+   * How long each cookie key issues cookies, in milliseconds. A key is
+   * wiped two intervals after it was made, so a cookie is accepted for more
+   * than one interval after it is issued and at most two: RFC 26 has the
+   * server discard a cookie key after "a short interval, for example 60
+   * seconds".
    *
-   * @default 60000
+   * @default 30000
    */
   interval?: number;
   /**
@@ -110,12 +113,14 @@ export interface CookieKeysOptions {
  * The cookie keys of one server socket, shared by all its connections: a
  * current key that seals new cookies and the previous one, kept so that
  * handshakes in flight across a rotation still complete. Keys rotate on
- * fixed intervals when next used (no timer); a discarded key is zeroed.
+ * fixed intervals; a timer wipes them on time even when no handshake comes
+ * (it runs only while a key exists, and {@link dispose} stops it).
  *
  * @example
  * ```ts
  * import { CookieKeys } from "./curve_mechanism.ts";
- * const cookieKeys = new CookieKeys({ interval: 60_000 });
+ * const cookieKeys = new CookieKeys({ interval: 30_000 });
+ * cookieKeys.dispose();
  * ```
  */
 export class CookieKeys {
@@ -123,15 +128,16 @@ export class CookieKeys {
   readonly #now: () => number;
   readonly #start: number;
   #epoch = 0;
-  #current: Uint8Array = randomBytes(KEY_BYTES);
+  #current: Uint8Array | undefined;
   #previous: Uint8Array | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param options the rotation interval and clock
    * @throws {RangeError} when the interval is not a positive number
    */
   constructor(options: CookieKeysOptions = {}) {
-    const interval = options.interval ?? 60_000;
+    const interval = options.interval ?? 30_000;
     if (!(interval > 0) || !Number.isFinite(interval)) {
       throw new RangeError(
         `Cannot rotate cookie keys every ${interval} ms: the interval must be positive`,
@@ -145,29 +151,59 @@ export class CookieKeys {
   /** The key that seals new cookies. */
   sealingKey(): Uint8Array {
     this.#rotate();
+    if (this.#current === undefined) {
+      this.#current = randomBytes(KEY_BYTES);
+      this.#schedule();
+    }
     return this.#current;
   }
 
   /** The keys a cookie may have been sealed with: current, then previous. */
   openingKeys(): Uint8Array[] {
     this.#rotate();
-    return this.#previous === undefined
-      ? [this.#current]
-      : [this.#current, this.#previous];
+    return [this.#current, this.#previous].filter((key) => key !== undefined);
   }
 
+  /** Wipes every key and stops the timer; the socket is closing. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#current !== undefined) wipe(this.#current);
+    if (this.#previous !== undefined) wipe(this.#previous);
+    this.#current = undefined;
+    this.#previous = undefined;
+  }
+
+  // Moves the keys on to the present interval: the current one becomes the
+  // previous one, and a key two intervals old is wiped.
   #rotate(): void {
     const epoch = Math.floor((this.#now() - this.#start) / this.#interval);
     if (epoch === this.#epoch) return;
     if (this.#previous !== undefined) wipe(this.#previous);
+    this.#previous = undefined;
     if (epoch === this.#epoch + 1) {
       this.#previous = this.#current;
-    } else {
+    } else if (this.#current !== undefined) {
       wipe(this.#current);
-      this.#previous = undefined;
     }
-    this.#current = randomBytes(KEY_BYTES);
+    this.#current = undefined;
     this.#epoch = epoch;
+  }
+
+  // Wakes at the next interval's start while a key exists, so that keys
+  // are wiped on time whether or not another handshake comes.
+  #schedule(): void {
+    if (this.#timer !== undefined) return;
+    const next = (this.#epoch + 1) * this.#interval + this.#start;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#rotate();
+      if (this.#current !== undefined || this.#previous !== undefined) {
+        this.#schedule();
+      }
+    }, Math.max(0, next - this.#now()));
+    // It never keeps a program alive on its own.
+    Deno.unrefTimer(this.#timer);
   }
 }
 
@@ -262,6 +298,7 @@ export class CurveMechanism implements Mechanism {
 
   readonly #options: CurveMechanismOptions;
   readonly #cookieKeys: CookieKeys | undefined;
+  #ownCookieKeys = false;
   #state: ClientState | ServerState = "hello";
   readonly #refusal = new Refusal();
   // The next short nonce we send, and the last one the peer sent.
@@ -301,6 +338,7 @@ export class CurveMechanism implements Mechanism {
     this.#sendNonce = withPrefix(sendPrefix, EMPTY);
     this.#receiveNonce = withPrefix(receivePrefix, EMPTY);
     if (this.asServer) {
+      this.#ownCookieKeys = options.cookieKeys === undefined;
       this.#cookieKeys = options.cookieKeys ?? new CookieKeys();
     } else {
       const pair = boxKeyPair();
@@ -366,6 +404,15 @@ export class CurveMechanism implements Mechanism {
     throw new ProtocolError(
       `Unexpected ${name} command during the CURVE handshake`,
     );
+  }
+
+  /** Wipes the connection's keys; part of {@link Mechanism}, on close. */
+  dispose(): void {
+    if (this.#ownCookieKeys) this.#cookieKeys?.dispose();
+    if (this.#shared !== undefined) wipe(this.#shared);
+    if (this.#shortSecret !== undefined) wipe(this.#shortSecret);
+    this.#shared = undefined;
+    this.#shortSecret = undefined;
   }
 
   /** The octets one frame of `bodyLength` octets takes as a MESSAGE. */
@@ -784,6 +831,14 @@ export class CurveMechanism implements Mechanism {
   }
 }
 
+/**
+ * Makes each connection's mechanism for one socket; `dispose()` wipes the
+ * socket's cookie keys when it closes.
+ */
+export type CurveFactory = ((options: MechanismOptions) => CurveMechanism) & {
+  dispose(): void;
+};
+
 /** The socket-wide part of {@link CurveMechanismOptions}. */
 export type CurveSecurity = Omit<
   CurveMechanismOptions,
@@ -818,7 +873,7 @@ export type CurveSecurity = Omit<
  */
 export async function createCurveFactory(
   security: CurveSecurity,
-): Promise<(options: MechanismOptions) => CurveMechanism> {
+): Promise<CurveFactory> {
   checkOptions({ ...security, socketType: "REQ" });
   await loadSodium();
   if (
@@ -831,15 +886,22 @@ export async function createCurveFactory(
       "Cannot use the CURVE key pair: its secret key does not belong to its public key",
     );
   }
-  const shared: CurveSecurity = security.role === "server"
-    ? { ...security, cookieKeys: security.cookieKeys ?? new CookieKeys() }
-    : { ...security };
-  return (options) =>
+  const cookieKeys = security.role === "server"
+    ? security.cookieKeys ?? new CookieKeys()
+    : undefined;
+  const shared: CurveSecurity = { ...security, cookieKeys };
+  const factory = (options: MechanismOptions) =>
     new CurveMechanism({
       ...shared,
       socketType: options.socketType,
       identity: options.identity,
     });
+  // The socket's close wipes the cookie keys (only those made here).
+  return Object.assign(factory, {
+    dispose: () => {
+      if (security.cookieKeys === undefined) cookieKeys?.dispose();
+    },
+  });
 }
 
 function checkOptions(options: CurveMechanismOptions): void {

@@ -122,6 +122,8 @@ export interface Mechanism {
    * @throws {ProtocolError} when the frame cannot be decoded
    */
   decodeFrame(flags: number, body: Uint8Array, sink: FrameSink): void;
+  /** Wipes the connection's keys, if it has any; called once, on close. */
+  dispose?(): void;
 }
 
 /** The peer sent ERROR: it refuses us (RFC 37: do not retry as we are). */

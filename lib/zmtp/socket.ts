@@ -17,7 +17,7 @@ import {
   type SocketType,
 } from "./mechanism.ts";
 import { NullMechanism } from "./null_mechanism.ts";
-import { createCurveFactory } from "./curve_mechanism.ts";
+import { createCurveFactory, type CurveFactory } from "./curve_mechanism.ts";
 import { generateKeyPair } from "./curve_keys.ts";
 import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
@@ -215,7 +215,7 @@ type CurveOptions = Pick<
 // mechanism factory (libsodium loads asynchronously); undefined for NULL.
 function curveSecurity(
   options: CurveOptions,
-): Promise<(options: MechanismOptions) => Mechanism> | undefined {
+): Promise<CurveFactory> | undefined {
   const {
     curveServer,
     curvePublicKey,
@@ -341,7 +341,9 @@ export abstract class SocketBase implements PipeOwner {
   readonly #tickPeriod: number;
   // CURVE's set-up (libsodium loads asynchronously); connections wait for it.
   #prepared: Promise<void> = RESOLVED;
-  #mechanismFactory: ((options: MechanismOptions) => Mechanism) | undefined;
+  #mechanismFactory:
+    | ((options: MechanismOptions) => Mechanism) & { dispose(): void }
+    | undefined;
   // Connection options, one object per role shared by this socket's
   // connections: accepted ones play the NULL server, dialed ones the client.
   readonly #serverOptions: ConnectionOptions;
@@ -601,6 +603,7 @@ export abstract class SocketBase implements PipeOwner {
     for (const pipe of pipes) pipe.connection.close();
     await Promise.all(pipes.map((pipe) => pipe.connection.done));
     await Promise.all(dialers);
+    this.#mechanismFactory?.dispose();
     this.onClosed();
   }
 
