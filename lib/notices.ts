@@ -24,6 +24,9 @@ import {
  */
 export const MAX_KEYS_SAID = 100;
 
+// Mechanisms libzmq knows, and ZMTP/2.0 (which carries only NULL).
+const KNOWN_MECHANISMS = ["NULL", "PLAIN", "CURVE", "GSSAPI", "ZMTP/2.0"];
+
 /** What {@link Notices} needs to know of the server. */
 export interface NoticesOptions {
   /** Where the lines go. */
@@ -103,8 +106,13 @@ export class Notices {
     } else if (error instanceof CurveAuthorizationError) {
       this.#refusedKey(error.publicKey);
     } else if (error instanceof MechanismMismatchError) {
+      // The name is the peer's to choose: known ones each once, any other
+      // under one heading, or a peer could flood the log with made-up names.
+      const kind = KNOWN_MECHANISMS.includes(error.offered)
+        ? error.offered
+        : "other";
       this.#once(
-        `mechanism ${error.offered}`,
+        `mechanism ${kind}`,
         error.offered === "ZMTP/2.0"
           ? `refused a ZMTP/2.0 peer from ${event.remote}: ZMTP/2.0 cannot carry CURVE`
           : `refused a peer from ${event.remote} that asks for ${error.offered}; this server requires ${error.required}`,

@@ -383,7 +383,13 @@ async function behindAProxy(
     results.forEach((stdout, c) =>
       assert.equal(stdout, replies(work[c], 3), fronts[c])
     );
-    const logs = workers.map((w) => logLines(w.stdout));
+    // The workers' logs are complete once they have stopped: server.ts
+    // writes its log lines in batches, and on SIGTERM writes the last.
+    const stopped = await Promise.all(workers.map((w) => {
+      w.kill("SIGTERM");
+      return w.finish();
+    }));
+    const logs = stopped.map((w) => logLines(w.stdout));
     assert.equal(logs[0].length + logs[1].length, 20 * fronts.length);
     assert.ok(
       logs.every((log) => log.length > 0),
