@@ -8,13 +8,12 @@
  */
 
 import { UsageError } from "./cli.ts";
-import {
-  type Certificate,
-  decodeZ85Key,
-  encodeZ85Key,
-  readCertificate,
-  readPublicKeys,
-} from "./zmtp/curve_keys.ts";
+import type { Certificate } from "./zmtp/curve_keys.ts";
+import { decodeZ85Key, encodeZ85Key } from "./zmtp/z85.ts";
+
+// Certificate files are read by curve_keys.ts, which brings libsodium's
+// loader with it: loaded only when a program is given a key file.
+const certificates = () => import("./zmtp/curve_keys.ts");
 
 /** A key pair, as the sockets' `curvePublicKey`/`curveSecretKey` take it. */
 export interface KeyPair {
@@ -72,7 +71,7 @@ export async function readPublicKey(
 
 async function readFile(file: string, option: string): Promise<Certificate> {
   try {
-    return await readCertificate(file);
+    return await (await certificates()).readCertificate(file);
   } catch (error) {
     throw new UsageError(`${option} ${file}: ${readError(error, file)}`);
   }
@@ -131,7 +130,7 @@ export class AllowList {
   async reload(): Promise<void> {
     let keys: Uint8Array[];
     try {
-      keys = await readPublicKeys(this.directory);
+      keys = await (await certificates()).readPublicKeys(this.directory);
     } catch (error) {
       throw new UsageError(
         `--curve-allow ${this.directory}: ${readError(error, this.directory)}`,

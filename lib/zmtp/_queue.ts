@@ -16,7 +16,8 @@ const KEEP_SLOTS = 16;
  * make the next push allocate it again.
  */
 export class Queue<T> {
-  #items: (T | undefined)[] = [];
+  // Made on the first push: many queues (an idle peer's) never hold one.
+  #items: (T | undefined)[] | undefined;
   #head = 0;
   #tail = 0;
 
@@ -27,32 +28,32 @@ export class Queue<T> {
 
   /** Adds an item at the back. */
   push(item: T): void {
-    this.#items[this.#tail++] = item;
+    (this.#items ??= [])[this.#tail++] = item;
   }
 
   /** The newest item, left in place. */
   last(): T | undefined {
-    return this.#head === this.#tail ? undefined : this.#items[this.#tail - 1];
+    return this.#head === this.#tail ? undefined : this.#items![this.#tail - 1];
   }
 
   /** The oldest item, left in place. */
   peek(): T | undefined {
-    return this.#head === this.#tail ? undefined : this.#items[this.#head];
+    return this.#head === this.#tail ? undefined : this.#items![this.#head];
   }
 
   /** Takes the oldest item. */
   shift(): T | undefined {
     if (this.#head === this.#tail) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
+    const items = this.#items!;
+    const item = items[this.#head];
+    items[this.#head++] = undefined;
     if (this.#head === this.#tail) {
       this.#head = 0;
       this.#tail = 0;
-      if (this.#items.length > KEEP_SLOTS) this.#items = [];
+      if (items.length > KEEP_SLOTS) this.#items = undefined;
     } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#tail) {
       // A queue that never empties moves its items to the front now and
       // then, or it would grow for ever.
-      const items = this.#items;
       items.copyWithin(0, this.#head, this.#tail);
       items.fill(undefined, this.#tail - this.#head, this.#tail);
       this.#tail -= this.#head;
@@ -63,7 +64,7 @@ export class Queue<T> {
 
   /** Drops every item. */
   clear(): void {
-    this.#items = [];
+    this.#items = undefined;
     this.#head = 0;
     this.#tail = 0;
   }

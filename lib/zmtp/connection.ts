@@ -136,7 +136,7 @@ export class Connection implements FrameSink {
   readonly #assembler: MessageAssembler;
   #stage: Stage = Stage.Greeting;
   // The mechanism hands decoded frames here.
-  readonly #plain: FrameSink = { frame: (f, b) => this.#plainFrame(f, b) };
+  #plain: FrameSink | undefined;
   // Writing. Greeting, handshake and heartbeat commands wait here, already
   // encoded; messages wait in the pipe and are encoded when written. A
   // message pulled that did not fit the last batch waits in #carry.
@@ -149,7 +149,7 @@ export class Connection implements FrameSink {
   #writing: Promise<void> = RESOLVED;
   #flushScheduled = false;
   #consuming = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] | undefined;
   // Reading.
   #resume: (() => void) | undefined;
   #stopped = false;
@@ -229,13 +229,17 @@ export class Connection implements FrameSink {
   flushSoon(): void {
     if (this.#consuming || this.#flushScheduled || this.#writeActive) return;
     this.#flushScheduled = true;
-    queueMicrotask(this.#flushTask);
+    // Made on first need: a connection that only answers what it reads
+    // never writes from outside its read loop.
+    queueMicrotask(
+      this.#flushTask ??= () => {
+        this.#flushScheduled = false;
+        void this.#flush();
+      },
+    );
   }
 
-  readonly #flushTask = (): void => {
-    this.#flushScheduled = false;
-    void this.#flush();
-  };
+  #flushTask: (() => void) | undefined;
 
   /** The pipe made room: reading resumes if it was waiting for that. */
   roomMade(): void {
@@ -248,7 +252,7 @@ export class Connection implements FrameSink {
       return this.#writeActive ? this.#writing : RESOLVED;
     }
     void this.#flush();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   /** Stops reading for good, as a graceful close begins; writing goes on. */
@@ -363,7 +367,8 @@ export class Connection implements FrameSink {
   // The read loop: one async frame per connection for its whole life.
   async #run(): Promise<void> {
     try {
-      this.#queueControl(GREETING_HEAD);
+      // Written here and now, not from a microtask.
+      this.#control[this.#controlLength++] = GREETING_HEAD;
       await this.#flush();
       let buffer = new Uint8Array(READ_SIZE_MIN);
       while (this.#stage !== Stage.Closed) {
@@ -467,7 +472,13 @@ export class Connection implements FrameSink {
     if (this.#closeAfterFlush) return;
     if (this.#stage === Stage.Traffic) {
       if (this.#transparent) this.#plainFrame(flags, body);
-      else this.#mechanism!.decodeFrame(flags, body, this.#plain);
+      else {
+        this.#mechanism!.decodeFrame(
+          flags,
+          body,
+          this.#plain ??= { frame: (f, b) => this.#plainFrame(f, b) },
+        );
+      }
       return;
     }
     const handshake = this.#handshake;
@@ -712,9 +723,9 @@ export class Connection implements FrameSink {
   }
 
   #resolveDrainWaiters(): void {
-    if (this.#drainWaiters.length === 0 || this.#hasOutput()) return;
+    if (this.#drainWaiters === undefined || this.#hasOutput()) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
 }

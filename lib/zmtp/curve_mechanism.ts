@@ -23,7 +23,15 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import {
+  CurveAuthorizationError,
+  CurveKeyMismatchError,
+  ProtocolError,
+} from "./errors.ts";
+
+// The errors live in errors.ts, so that a program without CURVE loads none
+// of this module; they are exported here too, where they are thrown.
+export { CurveAuthorizationError, CurveKeyMismatchError };
 import {
   COMMAND,
   EMPTY,
@@ -204,37 +212,6 @@ export class CookieKeys {
     }, Math.max(0, next - this.#now()));
     // It never keeps a program alive on its own.
     Deno.unrefTimer(this.#timer);
-  }
-}
-
-/**
- * The CURVE server refused a client's long-term key: its `authorize` said
- * no. The connection sends ERROR "400" and closes; `publicKey` lets the
- * server report each refused key once.
- */
-export class CurveAuthorizationError extends ProtocolError {
-  /** The refused client's long-term public key, in Z85. */
-  readonly publicKey: string;
-
-  /**
-   * @param publicKey the client's public key in Z85
-   */
-  constructor(publicKey: string) {
-    super(`Client key "${publicKey}" is not authorized`);
-    this.name = "CurveAuthorizationError";
-    this.publicKey = publicKey;
-  }
-}
-
-/**
- * A CURVE client's HELLO does not open with our key: it was given another
- * public key for this server. Its connection is closed (RFC 26 has no
- * ERROR for it: we do not know who it is).
- */
-export class CurveKeyMismatchError extends ProtocolError {
-  constructor() {
-    super("HELLO signature does not open: the client has another server key");
-    this.name = "CurveKeyMismatchError";
   }
 }
 

@@ -29,8 +29,6 @@ export { HandshakeRefusedError } from "./mechanism.ts";
 export {
   CurveAuthorizationError,
   CurveKeyMismatchError,
-} from "./curve_mechanism.ts";
-export {
   HandshakeClosedError,
   MechanismMismatchError,
   MessageSizeError,

@@ -64,7 +64,6 @@ export class Pipe implements ConnectionHandler {
   readonly #inbound = new Queue<Uint8Array[]>();
   #inboundBytes = 0;
   readonly #outbound = new Queue<Part[]>();
-  readonly #outboundSizes = new Queue<number>();
   #outboundBytes = 0;
   /** The encoded size of the message {@link nextOutbound} returned last. */
   outboundSize = 0;
@@ -148,7 +147,6 @@ export class Pipe implements ConnectionHandler {
     if (this.#closed) return false;
     const size = encodedSize(parts);
     this.#outbound.push(parts);
-    this.#outboundSizes.push(size);
     this.#outboundBytes += size;
     if (this.#outbound.size === 1) this.connection.flushSoon();
     return true;
@@ -171,7 +169,9 @@ export class Pipe implements ConnectionHandler {
   nextOutbound(): Part[] | undefined {
     const message = this.#outbound.shift();
     if (message === undefined) return undefined;
-    const size = this.#outboundSizes.shift()!;
+    // Measured again rather than kept: one number less per queued message,
+    // and a connection's queue holds nothing but the messages.
+    const size = encodedSize(message);
     this.outboundSize = size;
     this.#outboundBytes -= size;
     this.connection.roomMade();
@@ -203,7 +203,6 @@ export class Pipe implements ConnectionHandler {
     this.#closeError = error;
     this.#inbound.clear();
     this.#outbound.clear();
-    this.#outboundSizes.clear();
     this.#inboundBytes = 0;
     this.#outboundBytes = 0;
     this.#owner.pipeClosed(this, error, this.#wasReady);

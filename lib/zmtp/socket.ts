@@ -17,8 +17,7 @@ import {
   type SocketType,
 } from "./mechanism.ts";
 import { NullMechanism } from "./null_mechanism.ts";
-import { createCurveFactory, type CurveFactory } from "./curve_mechanism.ts";
-import { generateKeyPair } from "./curve_keys.ts";
+import type { CurveFactory } from "./curve_mechanism.ts";
 import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
@@ -264,6 +263,11 @@ function curveSecurity(
   const secretKey = key(curveSecretKey, "curveSecretKey");
   const serverKey = key(curveServerKey, "curveServerKey");
   return (async () => {
+    // CURVE's code and libsodium load only for a socket that uses them.
+    const [{ createCurveFactory }, { generateKeyPair }] = await Promise.all([
+      import("./curve_mechanism.ts"),
+      import("./curve_keys.ts"),
+    ]);
     const keyPair = publicKey && secretKey
       ? { publicKey, secretKey }
       : await generateKeyPair();
