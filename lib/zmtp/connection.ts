@@ -3,7 +3,7 @@
  * It feeds octets to the {@link Handshake} until the peer is ready, then
  * decodes frames (through the mechanism, unless it is NULL), answers PING,
  * hands frames to the {@link MessageAssembler}, and writes what the pipe
- * above has queued, in batches. It keeps the connection's liveness: the
+ * above has queued, in batches a {@link WriteBatch} encodes. It keeps the connection's liveness: the
  * handshake timeout, heartbeats and the peer's TTL, checked by the socket's
  * ticker. It knows nothing of envelopes or of which peer gets which message.
  *
@@ -21,18 +21,14 @@ import {
   COMMAND,
   EMPTY,
   encodeCommand,
-  encodedSize,
-  encodeMessageInto,
   FrameDecoder,
   type FrameLimits,
   type FrameSink,
-  MORE,
   parseCommand,
-  type Part,
-  utf8Length,
 } from "./frame.ts";
 import { GREETING_HEAD, Handshake } from "./handshake.ts";
 import type { Mechanism, SocketType } from "./mechanism.ts";
+import { type OutboundSource, WriteBatch } from "./write_batch.ts";
 
 /** Heartbeat settings, as libzmq's `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`. */
 export interface Heartbeat {
@@ -63,7 +59,7 @@ export interface ConnectionOptions {
 }
 
 /** What a {@link Connection} asks of the pipe above it. */
-export interface ConnectionHandler extends MessageSink {
+export interface ConnectionHandler extends MessageSink, OutboundSource {
   /** The handshake completed; messages may flow. */
   onReady(connection: Connection): void;
   /** The connection ended; called once. `error` says why, if it failed. */
@@ -72,10 +68,6 @@ export interface ConnectionHandler extends MessageSink {
   readonly readPaused: boolean;
   /** True when a message waits to be written. */
   readonly hasOutbound: boolean;
-  /** Takes the next message to write. */
-  nextOutbound(): Part[] | undefined;
-  /** Its size as NULL encodes it (see `encodedSize`). */
-  readonly outboundSize: number;
 }
 
 /** Command bodies (READY with its metadata, PING) stay small; this bounds them. */
@@ -98,12 +90,6 @@ const MAX_IDENTITY = 255;
 const READ_SIZE_MIN = 128;
 const READ_SIZE_MAX = 4096;
 const DIRECT_READ_MIN = 4096;
-// Writes are encoded into a reusable buffer, filled up to BATCH_MAX octets
-// per write. One larger than WRITE_BUFFER_KEEP is dropped when the writes
-// are done, for the same reason.
-const WRITE_BUFFER_MIN = 256;
-const WRITE_BUFFER_KEEP = 1024;
-const BATCH_MAX = 65536;
 
 // The stages a connection moves through, in order.
 const Stage = { Greeting: 0, Handshake: 1, Traffic: 2, Closed: 3 } as const;
@@ -137,14 +123,9 @@ export class Connection implements FrameSink {
   #stage: Stage = Stage.Greeting;
   // The mechanism hands decoded frames here.
   #plain: FrameSink | undefined;
-  // Writing. Greeting, handshake and heartbeat commands wait here, already
-  // encoded; messages wait in the pipe and are encoded when written. A
-  // message pulled that did not fit the last batch waits in #carry.
-  readonly #control: (Uint8Array | undefined)[] = [];
-  #controlLength = 0;
-  #carry: Part[] | undefined;
-  #writeBuffer: Uint8Array = EMPTY;
-  #writeView: Uint8Array = EMPTY;
+  // Writing. Greeting, handshake and heartbeat commands wait in the batch,
+  // already encoded; messages wait in the pipe and are encoded when written.
+  readonly #batch = new WriteBatch();
   #writeActive = false;
   #writing: Promise<void> = RESOLVED;
   #flushScheduled = false;
@@ -275,8 +256,7 @@ export class Connection implements FrameSink {
     this.#assembler.reset();
     (this.#mechanism ?? this.#handshake?.mechanism)?.dispose?.();
     this.#handshake = undefined;
-    this.#clearControl();
-    this.#carry = undefined;
+    this.#batch.clear();
     try {
       this.#conn.close();
     } catch {
@@ -368,7 +348,7 @@ export class Connection implements FrameSink {
   async #run(): Promise<void> {
     try {
       // Written here and now, not from a microtask.
-      this.#control[this.#controlLength++] = GREETING_HEAD;
+      this.#batch.queueControl(GREETING_HEAD);
       await this.#flush();
       let buffer = new Uint8Array(READ_SIZE_MIN);
       while (this.#stage !== Stage.Closed) {
@@ -417,7 +397,7 @@ export class Connection implements FrameSink {
         // out first: RFC 37 has a peer that read a whole greeting send its
         // own whole greeting, so the other side can tell why (a mechanism
         // mismatch) rather than see a hang-up.
-        if (this.#stage !== Stage.Traffic && this.#controlLength > 0) {
+        if (this.#stage !== Stage.Traffic && this.#batch.hasControl) {
           await this.#flushBeforeClose();
         }
       }
@@ -504,6 +484,7 @@ export class Connection implements FrameSink {
     this.#peerPings = handshake.peerPings;
     this.#handshake = undefined;
     this.#stage = Stage.Traffic;
+    if (!this.#transparent) this.#batch.mechanism = handshake.mechanism;
     const decoder = this.#decoder;
     decoder.commandsOnly(false);
     decoder.messageBudget = this.#options.frameLimits.maxMessageFrame;
@@ -575,19 +556,20 @@ export class Connection implements FrameSink {
   }
 
   #queueControl(bytes: Uint8Array): void {
-    this.#control[this.#controlLength++] = bytes;
+    this.#batch.queueControl(bytes);
     this.flushSoon();
   }
 
-  #clearControl(): void {
-    for (let i = 0; i < this.#controlLength; i++) this.#control[i] = undefined;
-    this.#controlLength = 0;
+  // Messages flow once the handshake is done, and stop when an ERROR is
+  // to be the last thing written.
+  #trafficFlows(): boolean {
+    return this.#stage === Stage.Traffic && !this.#closeAfterFlush;
   }
 
   #hasOutput(): boolean {
-    return this.#controlLength > 0 ||
-      (this.#stage === Stage.Traffic && !this.#closeAfterFlush &&
-        (this.#carry !== undefined || this.#handler.hasOutbound));
+    return this.#batch.hasControl ||
+      (this.#trafficFlows() &&
+        (this.#batch.hasCarry || this.#handler.hasOutbound));
   }
 
   // The one write path: everything queued, in batches, one write in
@@ -627,99 +609,17 @@ export class Connection implements FrameSink {
       this.close(asError(error));
     } finally {
       this.#writeActive = false;
-      if (this.#writeBuffer.length > WRITE_BUFFER_KEEP) {
-        this.#writeBuffer = EMPTY;
-        this.#writeView = EMPTY;
-      }
+      this.#batch.idle();
       this.#resolveDrainWaiters();
       if (this.#closeAfterFlush) this.close(this.#closeError);
     }
   }
 
-  // Encodes the next batch: control octets first, then messages from the
-  // pipe until BATCH_MAX octets. The buffer is reused from write to write:
-  // it lives outside V8's heap, so the write needs no copy, and only one
-  // write is ever in flight.
   #nextBatch(): Uint8Array | undefined {
     if (this.#stage === Stage.Closed) return undefined;
-    let buffer = this.#writeBuffer;
-    let offset = 0;
-    for (let i = 0; i < this.#controlLength; i++) {
-      const bytes = this.#control[i]!;
-      buffer = this.#room(buffer, offset, bytes.length);
-      buffer.set(bytes, offset);
-      offset += bytes.length;
-    }
-    this.#clearControl();
-    const traffic = this.#stage === Stage.Traffic && !this.#closeAfterFlush;
-    while (traffic && offset < BATCH_MAX) {
-      const carried = this.#carry;
-      const message = carried ?? this.#handler.nextOutbound();
-      if (message === undefined) break;
-      this.#carry = undefined;
-      const size = this.#transparent && carried === undefined
-        ? this.#handler.outboundSize
-        : this.#wireSize(message);
-      if (offset > 0 && offset + size > BATCH_MAX) {
-        this.#carry = message;
-        break;
-      }
-      buffer = this.#room(buffer, offset, size);
-      offset = this.#encode(message, buffer, offset);
-    }
-    if (offset === 0) return undefined;
-    // Replies often repeat their length; so does the view then.
-    if (
-      this.#writeView.length !== offset ||
-      this.#writeView.buffer !== buffer.buffer
-    ) {
-      this.#writeView = buffer.subarray(0, offset);
-    }
-    return this.#writeView;
-  }
-
-  // A buffer with room for `size` more octets after `offset`, keeping what
-  // it holds; a new one of at most BATCH_MAX octets becomes the reusable
-  // buffer, a larger one serves this batch alone.
-  #room(buffer: Uint8Array, offset: number, size: number): Uint8Array {
-    if (offset + size <= buffer.length) return buffer;
-    const bigger = new Uint8Array(
-      Math.max(
-        offset + size,
-        Math.min(BATCH_MAX, buffer.length * 2),
-        WRITE_BUFFER_MIN,
-      ),
+    return this.#batch.next(
+      this.#trafficFlows() ? this.#handler : undefined,
     );
-    bigger.set(buffer.subarray(0, offset));
-    if (bigger.length <= BATCH_MAX) this.#writeBuffer = bigger;
-    return bigger;
-  }
-
-  #wireSize(parts: Part[]): number {
-    if (this.#transparent) return encodedSize(parts);
-    const mechanism = this.#mechanism!;
-    let size = 0;
-    for (const part of parts) {
-      size += mechanism.frameSize(partLength(part));
-    }
-    return size;
-  }
-
-  #encode(parts: Part[], target: Uint8Array, offset: number): number {
-    if (this.#transparent) return encodeMessageInto(parts, target, offset);
-    const mechanism = this.#mechanism!;
-    const last = parts.length - 1;
-    for (let i = 0; i <= last; i++) {
-      const part = parts[i];
-      offset = mechanism.encodeFrame(
-        i < last ? MORE : 0,
-        part,
-        partLength(part),
-        target,
-        offset,
-      );
-    }
-    return offset;
   }
 
   #resolveDrainWaiters(): void {
@@ -728,10 +628,6 @@ export class Connection implements FrameSink {
     this.#drainWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
-}
-
-function partLength(part: Part): number {
-  return typeof part === "string" ? utf8Length(part) : part.length;
 }
 
 function asError(error: unknown): Error {
