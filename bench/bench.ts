@@ -26,28 +26,15 @@ import { encodeZ85Key } from "../lib/zmtp/z85.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    rounds: { type: "string", default: "5" },
-    quick: { type: "boolean", default: false },
-    idle: { type: "string", default: "5000" },
-    servers: { type: "string" },
-    out: { type: "string" },
-    save: { type: "boolean", default: false },
-    report: { type: "string" },
-    requests: { type: "string" },
-    loads: { type: "string" },
-  },
-});
+const USAGE =
+  `usage: deno task bench [--rounds N] [--quick] [--idle N] [--out DIR | --save]
+       deno task bench --servers NAME,... [--loads N,...] [--requests N]
+       deno task bench --report FILE`;
+const flags = parseFlags();
 if (flags.report) {
   const saved = JSON.parse(await Deno.readTextFile(flags.report));
   console.log(report(saved));
   Deno.exit(0);
-}
-if (flags.save && flags.out) {
-  console.error("bench: give --save or --out, not both");
-  Deno.exit(2);
 }
 const ROUNDS = Number(flags.rounds);
 const LOADS = flags.loads
@@ -194,6 +181,62 @@ const ALL_SERVERS: ServerSpec[] = [
 const SERVERS = flags.servers
   ? ALL_SERVERS.filter((s) => flags.servers!.split(",").includes(s.name))
   : ALL_SERVERS;
+for (const name of flags.servers?.split(",") ?? []) {
+  if (!ALL_SERVERS.some((s) => s.name === name)) {
+    console.error(
+      `bench: no server '${name}'; there are ${
+        ALL_SERVERS.map((s) => s.name).join(", ")
+      }\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
+}
+
+/** The command line, or usage and exit 2 when it cannot be used. */
+function parseFlags() {
+  const fail = (message: string): never => {
+    console.error(`bench: ${message}\n${USAGE}`);
+    Deno.exit(2);
+  };
+  let values;
+  try {
+    values = parseArgs({
+      args: Deno.args,
+      options: {
+        rounds: { type: "string", default: "5" },
+        quick: { type: "boolean", default: false },
+        idle: { type: "string", default: "5000" },
+        servers: { type: "string" },
+        out: { type: "string" },
+        save: { type: "boolean", default: false },
+        report: { type: "string" },
+        requests: { type: "string" },
+        loads: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  // Rounds, loads and requests are at least 1; idle connections may be 0.
+  const counts = [
+    values.rounds,
+    values.requests,
+    ...values.loads?.split(",") ?? [],
+  ];
+  for (const count of counts) {
+    if (count !== undefined && !/^[1-9]\d*$/.test(count)) {
+      fail(`not a positive count: '${count}'`);
+    }
+  }
+  if (!/^\d+$/.test(values.idle)) fail(`not a count: '${values.idle}'`);
+  if (values.save && values.out) fail("give --save or --out, not both");
+  return values;
+}
 
 /** Stops the benchmark with one line that says what to do. */
 function setupMissing(message: string): never {

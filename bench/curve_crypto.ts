@@ -20,11 +20,21 @@ import {
   sealInto,
 } from "../lib/zmtp/_sodium.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: { iterations: { type: "string", default: "200000" } },
-});
-const iterations = Number(values.iterations);
+const USAGE = "usage: deno run bench/curve_crypto.ts [--iterations N]";
+let iterations = 0;
+try {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { iterations: { type: "string", default: "200000" } },
+  });
+  if (!/^[1-9]\d*$/.test(values.iterations)) {
+    throw new Error(`not a positive count: '${values.iterations}'`);
+  }
+  iterations = Number(values.iterations);
+} catch (error) {
+  console.error(`curve_crypto: ${(error as Error).message}\n${USAGE}`);
+  Deno.exit(2);
+}
 await loadSodium();
 await sodium.ready;
 

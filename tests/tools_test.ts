@@ -163,3 +163,26 @@ Deno.test("pyzmq peer", async () => {
   );
   assert.doesNotMatch(result.stdout + result.stderr, /Traceback|Cannot find/);
 });
+
+Deno.test("deno task bench with a wrong argument prints usage and exits 2, before starting any server", async () => {
+  for (
+    const [args, reason] of [
+      [["--bogus"], "Unknown option '--bogus'"],
+      [["--rounds", "0"], "not a positive count: '0'"],
+      [["--servers", "ours,nope"], "no server 'nope'"],
+      [["--save", "--out", "/tmp/x"], "give --save or --out, not both"],
+    ] as const
+  ) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}bench/bench.ts`, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 2, stderr);
+    assert.match(stderr, new RegExp(`^bench: ${reason}`));
+    assert.match(stderr, /\nusage: deno task bench /);
+    assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/, "no stack trace");
+    assert.equal(output.stdout.length, 0);
+  }
+});
