@@ -16,12 +16,12 @@ the backend, whether it succeeded or failed (a refused key is
 HANDSHAKE_FAILED_AUTH 400).
 """
 import argparse
-import threading
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils.monitor import recv_monitor_message
+
+from handshake_events import print_handshake_events
 
 parser = argparse.ArgumentParser()
 parser.add_argument("frontend_secret")
@@ -54,30 +54,7 @@ def curve_server(context, kind, secret_file):
 
 frontend = curve_server(front_context, zmq.ROUTER, frontend_secret)
 backend = curve_server(back_context, zmq.DEALER, backend_secret)
-monitor = backend.get_monitor_socket(
-    zmq.EVENT_HANDSHAKE_SUCCEEDED
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
-names = {
-    zmq.EVENT_HANDSHAKE_SUCCEEDED: "HANDSHAKE_SUCCEEDED",
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "HANDSHAKE_FAILED_AUTH",
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "HANDSHAKE_FAILED_PROTOCOL",
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "HANDSHAKE_FAILED_NO_DETAIL",
-}
-
-
-def watch():
-    while True:
-        try:
-            event = recv_monitor_message(monitor)
-        except zmq.ZMQError:
-            return
-        print("event", names.get(event["event"], event["event"]), event["value"], flush=True)
-
-
-threading.Thread(target=watch, daemon=True).start()
+print_handshake_events(backend)
 def bind(socket, port):
     if port == 0:
         return socket.bind_to_random_port("tcp://127.0.0.1")

@@ -9,12 +9,12 @@ with the number times 2 ("100" -> "200.0") until killed, and prints
 HEARTBEAT_MS it sends ZMTP PING commands that often.
 """
 import sys
-import threading
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils.monitor import recv_monitor_message
+
+from handshake_events import print_handshake_events
 
 secret_file, allowed_dir = sys.argv[1], sys.argv[2]
 context = zmq.Context.instance()
@@ -30,30 +30,7 @@ server.curve_server = True
 server.linger = 0
 if len(sys.argv) > 3:
     server.heartbeat_ivl = int(sys.argv[3])
-monitor = server.get_monitor_socket(
-    zmq.EVENT_HANDSHAKE_SUCCEEDED
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
-names = {
-    zmq.EVENT_HANDSHAKE_SUCCEEDED: "HANDSHAKE_SUCCEEDED",
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "HANDSHAKE_FAILED_AUTH",
-    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "HANDSHAKE_FAILED_PROTOCOL",
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "HANDSHAKE_FAILED_NO_DETAIL",
-}
-
-
-def watch():
-    while True:
-        try:
-            event = recv_monitor_message(monitor)
-        except zmq.ZMQError:
-            return
-        print("event", names.get(event["event"], event["event"]), event["value"], flush=True)
-
-
-threading.Thread(target=watch, daemon=True).start()
+print_handshake_events(server)
 port = server.bind_to_random_port("tcp://127.0.0.1")
 print("port", port, flush=True)
 while True:
