@@ -96,7 +96,7 @@ export interface JeromqReqOptions extends ProcOptions {
  */
 export function jeromqReq(
   endpoint: string,
-  requests: string[],
+  requests: readonly string[],
   options: JeromqReqOptions = {},
 ): Proc {
   const { timeoutMs = 10_000, ...procOptions } = options;
@@ -110,7 +110,7 @@ export function jeromqReq(
 /** Runs a JeroMQ REQ to its end, within `ms`, and returns how it ended. */
 export async function runJeromqReq(
   endpoint: string,
-  requests: string[],
+  requests: readonly string[],
   options: JeromqReqOptions = {},
   ms = 30_000,
 ): Promise<Finished> {

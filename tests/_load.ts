@@ -7,7 +7,13 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
-import { Proc, ROOT, type RunningServer, startServer } from "./_process.ts";
+import {
+  listening,
+  Proc,
+  ROOT,
+  type RunningServer,
+  startServer,
+} from "./_process.ts";
 
 /** The message limit of {@link startTarget}'s server. */
 export const TARGET_MAX_MESSAGE_SIZE = 65536;
@@ -41,26 +47,15 @@ export async function startTarget(
     ...extra,
   ];
   if (v8Flags === undefined) return await startServer(args);
-  const server = new Proc(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    `--v8-flags=${v8Flags}`,
-    `${ROOT}server.ts`,
-    ...args,
-  ]);
-  try {
-    const [, port] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
-    return {
-      server,
-      port: Number(port),
-      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
-    };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  return await listening(
+    new Proc(Deno.execPath(), [
+      "run",
+      "--allow-net",
+      `--v8-flags=${v8Flags}`,
+      `${ROOT}server.ts`,
+      ...args,
+    ]),
+  );
 }
 
 /** A switch that tells long-running loops to stop. */

@@ -10,6 +10,25 @@ export const TUTORIAL_SERVER = `${ROOT}tests/tutorial/multiply_server.py`;
 export const TUTORIAL_CLIENT = `${ROOT}tests/tutorial/multiply_client.py`;
 
 /**
+ * Requests whose replies show Python's float semantics at work, for the
+ * interop tests: integers, words, -0, exponents, spaces, inf and nan,
+ * underscores, an empty line and a non-ASCII digit.
+ */
+export const INTEROP_REQUESTS: readonly string[] = [
+  "100",
+  "1000",
+  "abc",
+  "-0",
+  "1e16",
+  " 2.5 ",
+  "inf",
+  "nan",
+  "1_000",
+  "",
+  "\u0663",
+];
+
+/**
  * A peer the tests need is not installed: the test fails with this one line,
  * which names the fix, instead of a peer's own traceback or a Deno hint.
  */
@@ -293,11 +312,18 @@ export interface RunningServer extends AsyncDisposable {
 }
 
 /** Starts our server and waits for its first line; returns the port it bound. */
-export async function startServer(
+export function startServer(
   args: string[],
   options?: ProcOptions,
 ): Promise<RunningServer> {
-  const server = deno("server.ts", args, options);
+  return listening(deno("server.ts", args, options));
+}
+
+/**
+ * Waits for a server.ts process, however started, to print the port it
+ * bound; stops it if it does not.
+ */
+export async function listening(server: Proc): Promise<RunningServer> {
   try {
     const [, port] = await server.waitFor(
       /Waiting for clients on port '(\d+)'/,

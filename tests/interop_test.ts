@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   deno,
   freePort,
+  INTEROP_REQUESTS,
   node,
   portIsFree,
   python,
@@ -16,19 +17,7 @@ import {
 } from "./_process.ts";
 import { replyFor } from "../lib/protocol.ts";
 
-const REQUESTS = [
-  "100",
-  "1000",
-  "abc",
-  "-0",
-  "1e16",
-  " 2.5 ",
-  "inf",
-  "nan",
-  "1_000",
-  "",
-  "\u0663",
-];
+const REQUESTS = INTEROP_REQUESTS;
 
 Deno.test("client.ts gets multiply_server.py's exact replies", async () => {
   const port = freePort();

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import {
   deno,
   freePort,
+  INTEROP_REQUESTS,
   type Proc,
   python,
   ROOT,
@@ -34,25 +35,14 @@ import {
 import { RawListener } from "./_raw_peer.ts";
 import { logLine, PROMPT, replyFor } from "../lib/protocol.ts";
 
-const REQUESTS = [
-  "100",
-  "1000",
-  "abc",
-  "-0",
-  "1e16",
-  " 2.5 ",
-  "inf",
-  "nan",
-  "1_000",
-  "",
-  "\u0663",
-];
+const REQUESTS = INTEROP_REQUESTS;
 const REPLIES_2X =
   "200.0\n2000.0\nnot a 'float'\n-0.0\n2e+16\n5.0\ninf\nnan\n2000.0\nnot a 'float'\n6.0\n";
 
 const tcp = (port: number) => `tcp://127.0.0.1:${port}`;
-const lines = (values: string[]) => values.map((v) => `${v}\n`).join("");
-const replies = (values: string[], multiplier: number) =>
+const lines = (values: readonly string[]) =>
+  values.map((v) => `${v}\n`).join("");
+const replies = (values: readonly string[], multiplier: number) =>
   lines(values.map((v) => replyFor(v, multiplier)));
 
 /** The replies multiply_client.py printed after its prompts. */
