@@ -18,6 +18,8 @@
  * @module
  */
 
+import { concat } from "./_hostile.ts";
+
 /** The first ten octets of every 2.0 greeting, as JeroMQ and libzmq send. */
 export const SIGNATURE_V2: readonly number[] = [
   0xff,
@@ -47,16 +49,6 @@ export const SOCKET_TYPE = {
 
 const MORE = 0x01;
 const LONG = 0x02;
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** One 2.0 frame: short when the body is under 256 octets, unless `long`. */
 export function encodeFrameV2(

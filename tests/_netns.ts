@@ -448,6 +448,22 @@ export class Lab implements AsyncDisposable {
     );
   }
 
+  /**
+   * tests/peers/broker.py inside `host`: frontend on `port`, backend on
+   * `port + 1`, both on the host's address; returned once it says it is ready.
+   */
+  async broker(host: string, port: number): Promise<Proc> {
+    const proc = this.run(host, pythonWithZmq(), [
+      "-u",
+      `${ROOT}tests/peers/broker.py`,
+      String(port),
+      String(port + 1),
+      this.address(host),
+    ]);
+    await proc.waitFor(/broker ready/);
+    return proc;
+  }
+
   /** Runs `command` inside `host` to its end; returns its stdout. */
   exec(host: string, name: string, args: string[]): Promise<string> {
     return ip(["netns", "exec", this.namespace(host), name, ...args]);

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { Lab, netnsAvailable, peerIs, type TcpSocket } from "./_netns.ts";
-import { pythonWithZmq, ROOT } from "./_process.ts";
 
 const reason = await netnsAvailable();
 const PORT = 5555;
@@ -22,14 +21,7 @@ Deno.test({
   async fn() {
     await using lab = await Lab.create();
     const broker = lab.address("broker");
-    await using proxy = lab.run("broker", pythonWithZmq(), [
-      "-u",
-      `${ROOT}tests/peers/broker.py`,
-      String(PORT),
-      String(PORT + 1),
-      broker,
-    ]);
-    await proxy.waitFor(/broker ready/);
+    await using _proxy = await lab.broker("broker", PORT);
     const backend = lab.endpoint("broker", PORT + 1);
     const serverArgs = (m: string) => [
       m,

@@ -22,7 +22,7 @@ import {
   tcpSockets,
   waitForSockets,
 } from "./_netns.ts";
-import { type Proc, pythonWithZmq, ROOT } from "./_process.ts";
+import type { Proc } from "./_process.ts";
 
 const reason = await netnsAvailable();
 
@@ -63,14 +63,7 @@ labTest(
   async () => {
     await using lab = await Lab.create();
     const broker = lab.address("broker");
-    await using proxy = lab.run("broker", pythonWithZmq(), [
-      "-u",
-      `${ROOT}tests/peers/broker.py`,
-      String(PORT),
-      String(PORT + 1),
-      broker,
-    ]);
-    await proxy.waitFor(/broker ready/);
+    await using _proxy = await lab.broker("broker", PORT);
     const backend = lab.endpoint("broker", PORT + 1);
     await using _two = lab.deno("server1", "server.ts", [
       "2",
