@@ -86,6 +86,40 @@ async function goodClient(
   return client;
 }
 
+/** What {@link refusalScene} sets up. */
+interface RefusalScene extends AsyncDisposable {
+  certs: CertDir;
+  server: Cert;
+  good: Cert;
+  ours: CurveServer;
+  held: HeldClient;
+}
+
+/**
+ * The refusal tests' scene: a CURVE server.ts admitting only the client
+ * "good", and that client held open and answered once, so that a test can
+ * show that a refusal affects nobody else.
+ */
+async function refusalScene(): Promise<RefusalScene> {
+  await using stack = new AsyncDisposableStack();
+  const certs = stack.use(await CertDir.create());
+  const server = await certs.make("server");
+  const good = await certs.make("good", { allow: true });
+  const ours = stack.use(
+    await startCurveServer(certs.path, curveArgs(certs, server)),
+  );
+  const held = stack.use(await goodClient(certs, ours, server, good));
+  const owned = stack.move();
+  return {
+    certs,
+    server,
+    good,
+    ours,
+    held,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
 /**
  * Has `good` ask numbers, one after the other, until `done` settles, and
  * checks every reply; returns how many it asked (at least one).
@@ -452,15 +486,9 @@ Deno.test({
 // --- 2. Refusals, each while a good CURVE client is served -------------------
 
 Deno.test("client.ts keys not in --curve-allow get ERROR 400 and exit 1 at once; server.ts names each key once; an admitted client.ts is served meanwhile", async () => {
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
+  await using scene = await refusalScene();
+  const { certs, server, ours, held } = scene;
   const stranger = await certs.make("stranger");
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
   const refuse = (own?: Cert) =>
     runCurveClient(
       certs.path,
@@ -494,14 +522,8 @@ Deno.test("client.ts keys not in --curve-allow get ERROR 400 and exit 1 at once;
 });
 
 Deno.test("client.ts without CURVE (NULL) is refused by a CURVE server.ts, said once, and exits 1 naming CURVE; an admitted client.ts is served meanwhile", async () => {
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
+  await using scene = await refusalScene();
+  const { certs, ours, held } = scene;
   // Through a proxy that counts the plain client's connections.
   await using proxy = new RecordingProxy(ours.port);
   const plain = runCurveClient(
@@ -535,14 +557,8 @@ Deno.test("client.ts without CURVE (NULL) is refused by a CURVE server.ts, said 
 });
 
 Deno.test("the tutorial's multiply_client.py (NULL) is refused by a CURVE server.ts, said once, and libzmq does not come back; an admitted client.ts is served meanwhile", async () => {
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
+  await using scene = await refusalScene();
+  const { ours, held } = scene;
   await using proxy = new RecordingProxy(ours.port);
   await using tutorial = python(["-u", TUTORIAL_CLIENT, String(proxy.port)], {
     input: "100\n",
@@ -565,15 +581,9 @@ Deno.test("the tutorial's multiply_client.py (NULL) is refused by a CURVE server
 });
 
 Deno.test("client.ts with the wrong --curve-server-key says the server closed the connection during the CURVE handshake, and exits 1 after its tries", async () => {
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
+  await using scene = await refusalScene();
+  const { certs, good, ours, held } = scene;
   const impostor = await certs.make("impostor");
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
   const wrong = runCurveClient(
     certs.path,
     [
@@ -632,14 +642,8 @@ Deno.test("client.ts --curve-server-key against a NULL server.ts says the server
 
 Deno.test("a JeroMQ 0.3.6 REQ (ZMTP/2.0) is refused by a CURVE server.ts on each reconnect, said once; an admitted client.ts is served meanwhile", async () => {
   requireJeromq();
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
+  await using scene = await refusalScene();
+  const { ours, held } = scene;
   await using proxy = new RecordingProxy(ours.port);
   await using jeromq = jeromqReq(`tcp://127.0.0.1:${proxy.port}`, ["100"], {
     timeoutMs: 10_000,
@@ -660,14 +664,8 @@ Deno.test("a JeroMQ 0.3.6 REQ (ZMTP/2.0) is refused by a CURVE server.ts on each
 });
 
 Deno.test("server.ts names at most 100 refused client keys, the hundredth saying no more will be named", async () => {
-  await using certs = await CertDir.create();
-  const server = await certs.make("server");
-  const good = await certs.make("good", { allow: true });
-  await using ours = await startCurveServer(
-    certs.path,
-    curveArgs(certs, server),
-  );
-  await using held = await goodClient(certs, ours, server, good);
+  await using scene = await refusalScene();
+  const { server, ours, held } = scene;
   const serverKey = decodeZ85Key(server.z85);
   const refused = async () => {
     const mechanism = await clientMechanism(await generateKeyPair(), serverKey);
