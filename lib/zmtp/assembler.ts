@@ -97,11 +97,6 @@ export class MessageAssembler {
     this.#maxMessageSize = maxMessageSize;
   }
 
-  /** True when no message is partly received. */
-  get idle(): boolean {
-    return this.#first === undefined;
-  }
-
   /** The octets the message partly received holds so far. */
   get size(): number {
     return this.#size;

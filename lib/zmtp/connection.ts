@@ -13,12 +13,14 @@
 import { MessageAssembler, type MessageSink } from "./assembler.ts";
 import { formatAddress } from "./endpoint.ts";
 import {
+  asError,
   HandshakeClosedError,
   PeerTimeoutError,
   ProtocolError,
 } from "./errors.ts";
 import {
   COMMAND,
+  commandBody,
   EMPTY,
   encodeCommand,
   FrameDecoder,
@@ -27,7 +29,11 @@ import {
   parseCommand,
 } from "./frame.ts";
 import { GREETING_HEAD, Handshake } from "./handshake.ts";
-import type { Mechanism, SocketType } from "./mechanism.ts";
+import {
+  MAX_FRAME_OVERHEAD,
+  type Mechanism,
+  type SocketType,
+} from "./mechanism.ts";
 import { type OutboundSource, WriteBatch } from "./write_batch.ts";
 
 /** Heartbeat settings, as libzmq's `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`. */
@@ -82,9 +88,6 @@ export const MAX_COMMAND_SIZE = 65536;
 // How many heartbeat periods (interval and timeout) a write stuck on a peer
 // may go without progress before the peer is taken for dead.
 const WRITE_STALL_PERIODS = 6;
-// A mechanism's overhead per frame, allowed on top of the message limit
-// (CURVE's MESSAGE adds 33 octets).
-const FRAME_OVERHEAD = 64;
 // RFC 37: an identity is 0 to 255 octets.
 const MAX_IDENTITY = 255;
 const READ_SIZE_MIN = 128;
@@ -514,7 +517,7 @@ export class Connection implements FrameSink {
     // mechanism's overhead): a message over the limit is refused before
     // its next frame is allocated.
     this.#decoder.messageBudget = this.#options.maxMessageSize -
-      assembler.size + FRAME_OVERHEAD;
+      assembler.size + MAX_FRAME_OVERHEAD;
   }
 
   #command(body: Uint8Array): void {
@@ -545,10 +548,7 @@ export class Connection implements FrameSink {
       this.#queueControl(encodeCommand(name, data));
       return;
     }
-    const body = new Uint8Array(1 + name.length + data.length);
-    body[0] = name.length;
-    for (let i = 0; i < name.length; i++) body[1 + i] = name.charCodeAt(i);
-    body.set(data, 1 + name.length);
+    const body = commandBody(name, data);
     const mechanism = this.#mechanism!;
     const bytes = new Uint8Array(mechanism.frameSize(body.length));
     mechanism.encodeFrame(COMMAND, body, body.length, bytes, 0);
@@ -628,8 +628,4 @@ export class Connection implements FrameSink {
     this.#drainWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

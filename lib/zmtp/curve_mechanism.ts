@@ -36,11 +36,11 @@ import {
   COMMAND,
   EMPTY,
   encodeCommand,
+  framedSize,
   type FrameSink,
-  LONG,
   MORE,
   type Part,
-  SHORT_MAX,
+  writeFrameHeader,
 } from "./frame.ts";
 import {
   checkPeerMetadata,
@@ -242,8 +242,8 @@ export interface CurveMechanismOptions {
   cookieKeys?: CookieKeys;
 }
 
-type ClientState = "hello" | "welcome" | "initiate" | "ready" | "done";
-type ServerState = "hello" | "welcome" | "initiate" | "ready" | "done";
+// The step either role is at: the command it awaits or sends next.
+type State = "hello" | "welcome" | "initiate" | "ready" | "done";
 
 /**
  * One connection's CURVE mechanism, in the client or the server role.
@@ -276,7 +276,7 @@ export class CurveMechanism implements Mechanism {
   readonly #options: CurveMechanismOptions;
   readonly #cookieKeys: CookieKeys | undefined;
   #ownCookieKeys = false;
-  #state: ClientState | ServerState = "hello";
+  #state: State = "hello";
   readonly #refusal = new Refusal();
   // The next short nonce we send, and the last one the peer sent.
   #nonce = 1;
@@ -394,8 +394,7 @@ export class CurveMechanism implements Mechanism {
 
   /** The octets one frame of `bodyLength` octets takes as a MESSAGE. */
   frameSize(bodyLength: number): number {
-    const size = MESSAGE_OVERHEAD + bodyLength;
-    return (size > SHORT_MAX ? 9 : 2) + size;
+    return framedSize(MESSAGE_OVERHEAD + bodyLength);
   }
 
   /**
@@ -420,20 +419,13 @@ export class CurveMechanism implements Mechanism {
     if (shared === undefined || this.#state !== "done") {
       throw new Error("Cannot send a frame before the CURVE handshake is done");
     }
-    const size = MESSAGE_OVERHEAD + bodyLength;
     // Outer flags 0, as libzmq writes MESSAGE: a plain message frame.
-    let at = offset;
-    if (size > SHORT_MAX) {
-      target[at] = LONG;
-      const high = Math.floor(size / 0x100000000);
-      writeUint32(target, at + 1, high);
-      writeUint32(target, at + 5, size >>> 0);
-      at += 9;
-    } else {
-      target[at] = 0;
-      target[at + 1] = size;
-      at += 2;
-    }
+    const at = writeFrameHeader(
+      target,
+      offset,
+      0,
+      MESSAGE_OVERHEAD + bodyLength,
+    );
     for (let i = 0; i < 8; i++) target[at + i] = MESSAGE_NAME[i];
     const nonce = this.#sendNonce;
     const counter = this.#nonce++;

@@ -80,6 +80,11 @@ export class MessageSizeError extends ProtocolError {
   }
 }
 
+/** The error itself, or an Error carrying what was thrown. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /**
  * A peer went silent: no traffic within the heartbeat timeout after a PING,
  * or within the TTL the peer itself asked for. Its connection is closed (a

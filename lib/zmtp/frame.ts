@@ -326,10 +326,20 @@ function readSize(bytes: Uint8Array, at: number, flags: number): number {
 export function encodedSize(parts: readonly Part[]): number {
   let size = 0;
   for (const part of parts) {
-    const length = typeof part === "string" ? utf8Length(part) : part.length;
-    size += (length > SHORT_MAX ? 9 : 2) + length;
+    size += framedSize(
+      typeof part === "string" ? utf8Length(part) : part.length,
+    );
   }
   return size;
+}
+
+/**
+ * The octets one frame takes on the wire, header and body.
+ *
+ * @param bodyLength the body's length in octets
+ */
+export function framedSize(bodyLength: number): number {
+  return (bodyLength > SHORT_MAX ? 9 : 2) + bodyLength;
 }
 
 /**
@@ -410,13 +420,24 @@ const textEncoder = new TextEncoder();
  * @returns the encoded frame
  */
 export function encodeCommand(name: string, data: Uint8Array): Uint8Array {
+  const body = commandBody(name, data);
+  const out = new Uint8Array(framedSize(body.length));
+  writeFrame(out, 0, COMMAND, body);
+  return out;
+}
+
+/**
+ * A command frame's body: the name's length, the name, then the data.
+ *
+ * @param name the command name, 1 to 255 ASCII letters
+ * @param data the command data
+ */
+export function commandBody(name: string, data: Uint8Array): Uint8Array {
   const body = new Uint8Array(1 + name.length + data.length);
   body[0] = name.length;
   for (let i = 0; i < name.length; i++) body[1 + i] = name.charCodeAt(i);
   body.set(data, 1 + name.length);
-  const out = new Uint8Array((body.length > SHORT_MAX ? 9 : 2) + body.length);
-  writeFrame(out, 0, COMMAND, body);
-  return out;
+  return body;
 }
 
 /** A command frame's body split into its name and data. */
@@ -443,6 +464,41 @@ export function parseCommand(body: Uint8Array): Command {
 }
 
 /**
+ * Writes a frame's header: the flags, with LONG set by size, then the size
+ * in one octet or eight.
+ *
+ * @param target where to write; must have room for 9 octets
+ * @param offset where to start
+ * @param flags MORE and COMMAND as wanted
+ * @param size the body's length in octets
+ * @returns the offset after the header, where the body goes
+ */
+export function writeFrameHeader(
+  target: Uint8Array,
+  offset: number,
+  flags: number,
+  size: number,
+): number {
+  if (size <= SHORT_MAX) {
+    target[offset] = flags;
+    target[offset + 1] = size;
+    return offset + 2;
+  }
+  target[offset] = flags | LONG;
+  const high = Math.floor(size / 0x100000000);
+  const low = size >>> 0;
+  target[offset + 1] = high >>> 24;
+  target[offset + 2] = high >>> 16 & 0xff;
+  target[offset + 3] = high >>> 8 & 0xff;
+  target[offset + 4] = high & 0xff;
+  target[offset + 5] = low >>> 24;
+  target[offset + 6] = low >>> 16 & 0xff;
+  target[offset + 7] = low >>> 8 & 0xff;
+  target[offset + 8] = low & 0xff;
+  return offset + 9;
+}
+
+/**
  * Writes one frame, header and body, into `target` at `offset`.
  *
  * @param target where to write; must have room for the frame
@@ -461,24 +517,7 @@ export function writeFrame(
   const size = text === undefined
     ? (part as Uint8Array).length
     : utf8Length(text);
-  if (size > SHORT_MAX) {
-    target[offset] = flags | LONG;
-    const high = Math.floor(size / 0x100000000);
-    const low = size >>> 0;
-    target[offset + 1] = high >>> 24;
-    target[offset + 2] = high >>> 16 & 0xff;
-    target[offset + 3] = high >>> 8 & 0xff;
-    target[offset + 4] = high & 0xff;
-    target[offset + 5] = low >>> 24;
-    target[offset + 6] = low >>> 16 & 0xff;
-    target[offset + 7] = low >>> 8 & 0xff;
-    target[offset + 8] = low & 0xff;
-    offset += 9;
-  } else {
-    target[offset] = flags;
-    target[offset + 1] = size;
-    offset += 2;
-  }
+  offset = writeFrameHeader(target, offset, flags, size);
   if (text === undefined) {
     const body = part as Uint8Array;
     if (size <= 16) {

@@ -286,6 +286,12 @@ export function encodeErrorCommand(reason: string): Uint8Array {
   return encodeCommand("ERROR", data);
 }
 
+/**
+ * The most octets a mechanism adds to one frame (CURVE's MESSAGE adds 33),
+ * allowed on top of the message size limit.
+ */
+export const MAX_FRAME_OVERHEAD = 64;
+
 /** The ERROR reason for a peer whose socket type may not talk to ours. */
 export const INVALID_SOCKET_TYPE = "Invalid-socket-type";
 

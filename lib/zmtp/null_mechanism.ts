@@ -9,9 +9,9 @@ import { ProtocolError } from "./errors.ts";
 import {
   EMPTY,
   encodeCommand,
+  framedSize,
   type FrameSink,
   type Part,
-  SHORT_MAX,
   writeFrame,
 } from "./frame.ts";
 import {
@@ -127,7 +127,7 @@ export class NullMechanism implements Mechanism {
 
   /** A frame's plain size: NULL adds nothing. */
   frameSize(bodyLength: number): number {
-    return (bodyLength > SHORT_MAX ? 9 : 2) + bodyLength;
+    return framedSize(bodyLength);
   }
 
   /** Writes the frame as it is. */

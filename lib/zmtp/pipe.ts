@@ -194,7 +194,7 @@ export class Pipe implements ConnectionHandler {
     // bodies are views into slabs shared by all connections, and a queue
     // of them could keep many slabs alive for a few octets each. One taken
     // at once (a synchronous serve()) is not copied.
-    if (inbound.size > 0 && inbound.last() === parts) ownParts(parts);
+    if (inbound.last() === parts) ownParts(parts);
   }
 
   /** Part of {@link ConnectionHandler}. */

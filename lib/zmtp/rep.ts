@@ -6,13 +6,12 @@
  * @module
  */
 
-import { SocketError } from "./errors.ts";
+import { asError, SocketError } from "./errors.ts";
 import { ownParts } from "./assembler.ts";
 import { FairQueue } from "./fair_queue.ts";
 import { EMPTY, type Part } from "./frame.ts";
 import type { PeerInfo, Pipe } from "./pipe.ts";
 import {
-  asError,
   createWaiter,
   type MessageLike,
   SocketBase,

@@ -8,10 +8,11 @@
 
 import { type ConnectionOptions, MAX_COMMAND_SIZE } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
-import { SocketError } from "./errors.ts";
+import { asError, SocketError } from "./errors.ts";
 import type { Part } from "./frame.ts";
 import {
   HandshakeRefusedError,
+  MAX_FRAME_OVERHEAD,
   type Mechanism,
   type MechanismOptions,
   type SocketType,
@@ -432,9 +433,9 @@ export abstract class SocketBase implements PipeOwner {
       socketType: type,
       maxMessageSize,
       frameLimits: {
-        // A frame may carry a mechanism's overhead (CURVE's MESSAGE adds
-        // 33 octets); the message itself is held to maxMessageSize.
-        maxMessageFrame: maxMessageSize + 64,
+        // A frame may carry a mechanism's overhead; the message itself is
+        // held to maxMessageSize.
+        maxMessageFrame: maxMessageSize + MAX_FRAME_OVERHEAD,
         maxCommandFrame: MAX_COMMAND_SIZE,
       },
       handshakeTimeout: resolved.handshakeTimeout,
@@ -714,11 +715,6 @@ export abstract class SocketBase implements PipeOwner {
     const { endpoint, remote } = pipe.connection;
     this.emit({ type: "disconnected", endpoint, remote, wasReady, error });
   }
-}
-
-/** The error itself, or an Error carrying what was thrown. */
-export function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { SocketError } from "./errors.ts";
+import { asError, SocketError } from "./errors.ts";
 import { formatEndpoint, listenHostname, parseEndpoint } from "./endpoint.ts";
 
 /** A bound endpoint accepting connections. */
@@ -165,10 +165,6 @@ export interface DialerHandler {
    * improve by waiting (no permission to connect).
    */
   stopped(error: Error | undefined): void;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Connect errors that retrying cannot cure. */
