@@ -24,6 +24,7 @@ import {
   waitingLine,
 } from "./lib/protocol.ts";
 import {
+  DEFAULT_HEARTBEAT,
   heartbeatOptions,
   parseCommandLine,
   parseEndpointArgument,
@@ -36,10 +37,10 @@ import {
 import { LineWriter } from "./lib/line_writer.ts";
 import {
   AllowList,
-  type KeyPair,
   readPublicKey,
   readSecretCertificate,
 } from "./lib/security.ts";
+import type { CurveKeyPair } from "./lib/zmtp/curve_keys.ts";
 import { encodeZ85Key } from "./lib/zmtp/z85.ts";
 import { Notices } from "./lib/notices.ts";
 import { isLoopback, parseEndpoint, Reply } from "./lib/zmtp/mod.ts";
@@ -60,7 +61,7 @@ Options:
   --handshake-timeout MS  drop a peer that has not completed its greeting and
                           handshake after MS milliseconds (default 10000)
   --heartbeat MS          PING a peer silent for MS milliseconds, and drop it
-                          if nothing comes MS after that (default 10000;
+                          if nothing comes MS after that (default ${DEFAULT_HEARTBEAT};
                           0 turns heartbeats off)
   --curve-key FILE        encrypt with CURVE on every endpoint bound, with
                           the server's certificate FILE (NAME.key_secret)
@@ -186,7 +187,7 @@ function checkedEndpoint(endpoint: string) {
 
 /** The CURVE settings, read from their files. */
 interface Security {
-  keyPair?: KeyPair;
+  keyPair?: CurveKeyPair;
   allow?: AllowList;
   serverKey?: Uint8Array;
 }

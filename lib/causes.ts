@@ -24,6 +24,8 @@ export interface CauseOptions {
   curve?: boolean;
   /** What the other side is to us: `server` (default) or `broker`. */
   peer?: string;
+  /** The program we are, whose deno task grants the network: `client` (default) or `server`. */
+  program?: string;
 }
 
 /** `host:port` of an endpoint, or of the endpoint named in a message. */
@@ -51,7 +53,7 @@ export function causeOf(
   error: Error,
   options: CauseOptions = {},
 ): string {
-  const { curve = false, peer = "server" } = options;
+  const { curve = false, peer = "server", program = "client" } = options;
   const at = hostOf(endpoint);
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `connection refused by ${at} (is the ${peer} running, on that port?)`;
@@ -63,7 +65,7 @@ export function causeOf(
     error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied
   ) {
-    return `no permission to connect to ${at} (run Deno with --allow-net; deno task client grants it)`;
+    return `no permission to connect to ${at} (run Deno with --allow-net; deno task ${program} grants it)`;
   }
   if (/lookup address|resolve|Name or service not known/i.test(error.message)) {
     return `cannot resolve the host name in ${endpoint}`;

@@ -12,6 +12,7 @@ import type { LineWriter } from "./line_writer.ts";
 import {
   CurveAuthorizationError,
   CurveKeyMismatchError,
+  HandshakeRefusedError,
   MechanismMismatchError,
   MessageSizeError,
   PeerTimeoutError,
@@ -75,7 +76,12 @@ export class Notices {
             event.error === undefined
               ? "refused"
               : this.#cause(event.endpoint, event.error)
-          } (RFC 37: not tried again)`,
+          } (${
+            event.error === undefined ||
+              event.error instanceof HandshakeRefusedError
+              ? "RFC 37: "
+              : ""
+          }not tried again)`,
         );
         this.#options.onBrokerStopped?.(event.endpoint);
         break;
@@ -151,6 +157,7 @@ export class Notices {
   #cause(endpoint: string, error: Error): string {
     return causeOf(endpoint, error, {
       peer: "broker",
+      program: "server",
       curve: this.#options.brokerCurve,
     });
   }

@@ -8,18 +8,12 @@
  */
 
 import { UsageError } from "./cli.ts";
-import type { Certificate } from "./zmtp/curve_keys.ts";
-import { decodeZ85Key, encodeZ85Key } from "./zmtp/z85.ts";
+import type { Certificate, CurveKeyPair } from "./zmtp/curve_keys.ts";
+import { decodeZ85Key, encodeZ85Key, KEY_Z85_LENGTH } from "./zmtp/z85.ts";
 
 // Certificate files are read by curve_keys.ts, which brings libsodium's
 // loader with it: loaded only when a program is given a key file.
 const certificates = () => import("./zmtp/curve_keys.ts");
-
-/** A key pair, as the sockets' `curvePublicKey`/`curveSecretKey` take it. */
-export interface KeyPair {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-}
 
 /**
  * Reads our own certificate: `NAME.key_secret`, as keygen.ts, czmq and
@@ -32,7 +26,7 @@ export interface KeyPair {
 export async function readSecretCertificate(
   file: string,
   option: string,
-): Promise<KeyPair> {
+): Promise<CurveKeyPair> {
   const certificate = await readFile(file, option);
   if (certificate.secretKey === undefined) {
     throw new UsageError(
@@ -59,7 +53,7 @@ export async function readPublicKey(
 ): Promise<Uint8Array> {
   // Z85 has '/' and '.' among its characters: 40 characters that decode are
   // a key, whatever they look like; anything else is a file.
-  if (text.length === 40) {
+  if (text.length === KEY_Z85_LENGTH) {
     try {
       return decodeZ85Key(text);
     } catch {

@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { encodeCommand } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
 import { RawPeer, readyCommand } from "./_raw_peer.ts";
-import { runClient, sleep, startServer } from "./_process.ts";
+import {
+  freePort,
+  Proc,
+  ROOT,
+  runClient,
+  sleep,
+  startServer,
+} from "./_process.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -245,4 +252,21 @@ Deno.test("server.ts names made-up mechanisms under one heading: a flood of them
     /asks for X/.test(l)
   );
   assert.equal(lines.length, 1, ours.server.stderr);
+});
+
+Deno.test("server.ts --connect without --allow-net says so once, naming deno task server, and with nothing else to serve exits 1", async () => {
+  const port = await freePort();
+  await using server = new Proc(Deno.execPath(), [
+    "run",
+    `${ROOT}server.ts`,
+    "2",
+    "--connect",
+    `tcp://127.0.0.1:${port}`,
+  ]);
+  const { code, stderr } = await server.finish();
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    `server: no longer takes requests from tcp://127.0.0.1:${port}: no permission to connect to 127.0.0.1:${port} (run Deno with --allow-net; deno task server grants it) (not tried again)\n`,
+  );
 });
