@@ -10,6 +10,7 @@
 
 import {
   CurveAuthorizationError,
+  formatAddress,
   HandshakeClosedError,
   HandshakeRefusedError,
   MechanismMismatchError,
@@ -28,15 +29,13 @@ export interface CauseOptions {
   program?: string;
 }
 
-/** `host:port` of an endpoint, or of the endpoint named in a message. */
-export function hostOf(text: string): string {
-  const match = /tcp:\/\/\S+/.exec(text);
-  if (match === null) return text;
+/** `host:port` of an endpoint, IPv6 hosts in brackets. */
+export function hostOf(endpoint: string): string {
   try {
-    const { host, port } = parseEndpoint(match[0].replace(/[,.;:]$/, ""));
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const { host, port } = parseEndpoint(endpoint);
+    return formatAddress({ hostname: host, port });
   } catch {
-    return match[0];
+    return endpoint;
   }
 }
 

@@ -113,7 +113,7 @@ export class LazyPirate {
         }
         if (error.code === "EHOSTUNREACH") {
           why = `${
-            hostOf(error.message)
+            hostOf(error.endpoint ?? "")
           } closed the connection before replying`;
         } else if (error.code === "EAGAIN") {
           closedEachTime = false;

@@ -67,7 +67,9 @@ export function formatEndpoint({ host, port }: TcpEndpoint): string {
 }
 
 /** Formats a peer's address as `host:port`, bracketing IPv6 hosts. */
-export function formatAddress(address: Deno.NetAddr): string {
+export function formatAddress(
+  address: Pick<Deno.NetAddr, "hostname" | "port">,
+): string {
   const { hostname, port } = address;
   return hostname.includes(":")
     ? `[${hostname}]:${port}`

@@ -34,15 +34,19 @@ export type SocketErrorCode =
 export class SocketError extends Error {
   /** What went wrong, as a libzmq error name. */
   readonly code: SocketErrorCode;
+  /** The endpoint of the peer concerned, when one is (`EHOSTUNREACH`). */
+  readonly endpoint: string | undefined;
 
   /**
    * @param code the libzmq error name
    * @param message what failed, in a sentence
+   * @param endpoint the peer's endpoint, when the error concerns one
    */
-  constructor(code: SocketErrorCode, message: string) {
+  constructor(code: SocketErrorCode, message: string, endpoint?: string) {
     super(message);
     this.name = "SocketError";
     this.code = code;
+    this.endpoint = endpoint;
   }
 }
 

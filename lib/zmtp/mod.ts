@@ -38,6 +38,7 @@ export {
   type SocketErrorCode,
 } from "./errors.ts";
 export {
+  formatAddress,
   formatEndpoint,
   isLoopback,
   parseEndpoint,

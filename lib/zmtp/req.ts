@@ -215,6 +215,7 @@ export class Request extends SocketBase {
         new SocketError(
           "EHOSTUNREACH",
           `Cannot receive: ${pipe.endpoint} went away before replying`,
+          pipe.endpoint,
         ),
       );
     }
