@@ -20,7 +20,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  parseCommandLine,
+  parseInteger,
+  printError,
+  UsageError,
+} from "../lib/cli.ts";
 import { generateKeyPair, writeCertificate } from "../lib/zmtp/curve_keys.ts";
 import { encodeZ85Key } from "../lib/zmtp/z85.ts";
 
@@ -36,15 +41,13 @@ if (flags.report) {
   console.log(report(saved));
   Deno.exit(0);
 }
-const ROUNDS = Number(flags.rounds);
-const LOADS = flags.loads
-  ? flags.loads.split(",").map(Number)
-  : [1, 8, 32, 256];
+const ROUNDS = flags.rounds;
+const LOADS = flags.loads ? flags.loads : [1, 8, 32, 256];
 const REQUESTS: Record<number, number> = flags.quick
   ? { 1: 2000, 8: 5000, 32: 8000, 256: 8000 }
   : { 1: 20_000, 8: 100_000, 32: 100_000, 256: 100_000 };
-if (flags.requests) {
-  for (const load of LOADS) REQUESTS[load] = Number(flags.requests);
+if (flags.requests !== undefined) {
+  for (const load of LOADS) REQUESTS[load] = flags.requests;
 }
 // Runs land in bench/out/, which git ignores; --save updates the committed
 // bench/results/ that README.md quotes.
@@ -59,8 +62,8 @@ const FD_LIMIT = Number(
       .stdout,
   ),
 ) || 1024;
-const IDLE = Math.min(Number(flags.idle), FD_LIMIT - 100);
-if (IDLE < Number(flags.idle)) {
+const IDLE = Math.min(flags.idle, FD_LIMIT - 100);
+if (IDLE < flags.idle) {
   console.error(
     `bench: open files are limited to ${FD_LIMIT}; holding ${IDLE} idle connections, not ${flags.idle}`,
   );
@@ -75,21 +78,6 @@ interface ServerSpec {
   loads?: number[];
 }
 
-// CURVE servers use one certificate made for the run; the generator
-// speaks CURVE to its public key, with a fresh key pair of its own.
-const CURVE_DIR = await Deno.makeTempDir({ prefix: "multiply-bench-curve-" });
-const CURVE_SECRET = `${CURVE_DIR}/server.key_secret`;
-const curveKeys = await generateKeyPair();
-await writeCertificate(`${CURVE_DIR}/server`, curveKeys);
-const CURVE_KEY = encodeZ85Key(curveKeys.publicKey);
-globalThis.addEventListener("unload", () => {
-  try {
-    Deno.removeSync(CURVE_DIR, { recursive: true });
-  } catch {
-    // Gone already.
-  }
-});
-
 // Our server runs exactly as `deno task server` runs it, flags and all.
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
 const SERVER_TASK: string[] = config.tasks.server.split(" ");
@@ -100,7 +88,7 @@ const oursCommand = (port: number, ...extra: string[]): [string, string[]] => [
   DENO,
   [
     ...SERVER_TASK.slice(1, -1),
-    ...(extra.includes("--curve-key") ? [`--allow-read=${CURVE_DIR}`] : []),
+    ...(extra.includes("--curve-key") ? [`--allow-read=${curve().dir}`] : []),
     `${ROOT}server.ts`,
     "2",
     String(port),
@@ -145,7 +133,7 @@ const ALL_SERVERS: ServerSpec[] = [
   {
     name: "ours-curve",
     label: "server.ts --curve-key (CURVE, logging to /dev/null)",
-    command: (port) => oursCommand(port, "--curve-key", CURVE_SECRET),
+    command: (port) => oursCommand(port, "--curve-key", curve().secret),
     mode: "curve",
     loads: [32],
   },
@@ -155,7 +143,7 @@ const ALL_SERVERS: ServerSpec[] = [
     command: (port) => [pythonWithZmq(), [
       "-u",
       `${ROOT}bench/python_curve_server.py`,
-      CURVE_SECRET,
+      curve().secret,
       "2",
       String(port),
     ]],
@@ -179,63 +167,99 @@ const ALL_SERVERS: ServerSpec[] = [
 
 // --servers picks some, for quick comparisons while working on one of them.
 const SERVERS = flags.servers
-  ? ALL_SERVERS.filter((s) => flags.servers!.split(",").includes(s.name))
+  ? ALL_SERVERS.filter((s) => flags.servers!.includes(s.name))
   : ALL_SERVERS;
-for (const name of flags.servers?.split(",") ?? []) {
+for (const name of flags.servers ?? []) {
   if (!ALL_SERVERS.some((s) => s.name === name)) {
-    console.error(
-      `bench: no server '${name}'; there are ${
+    usageError(
+      `no server '${name}'; there are ${
         ALL_SERVERS.map((s) => s.name).join(", ")
-      }\n${USAGE}`,
+      }`,
     );
-    Deno.exit(2);
   }
 }
 
-/** The command line, or usage and exit 2 when it cannot be used. */
+/** What the command line asks for; usage and exit 2 when it cannot be used. */
 function parseFlags() {
-  const fail = (message: string): never => {
-    console.error(`bench: ${message}\n${USAGE}`);
-    Deno.exit(2);
-  };
-  let values;
   try {
-    values = parseArgs({
-      args: Deno.args,
-      options: {
-        rounds: { type: "string", default: "5" },
-        quick: { type: "boolean", default: false },
-        idle: { type: "string", default: "5000" },
-        servers: { type: "string" },
-        out: { type: "string" },
-        save: { type: "boolean", default: false },
-        report: { type: "string" },
-        requests: { type: "string" },
-        loads: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  // Rounds, loads and requests are at least 1; idle connections may be 0.
-  const counts = [
-    values.rounds,
-    values.requests,
-    ...values.loads?.split(",") ?? [],
-  ];
-  for (const count of counts) {
-    if (count !== undefined && !/^[1-9]\d*$/.test(count)) {
-      fail(`not a positive count: '${count}'`);
+    const cli = parseCommandLine(Deno.args, {
+      rounds: { type: "string" },
+      quick: { type: "boolean" },
+      idle: { type: "string" },
+      servers: { type: "string" },
+      out: { type: "string" },
+      save: { type: "boolean" },
+      report: { type: "string" },
+      requests: { type: "string" },
+      loads: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }, 0);
+    if (cli.flag("help")) {
+      console.log(USAGE);
+      Deno.exit(0);
     }
+    // Rounds, loads and requests are at least 1; idle connections may be 0.
+    const count = (text: string | undefined, name: string, min = 1) =>
+      text === undefined
+        ? undefined
+        : parseInteger(text, `--${name}`, min, Number.MAX_SAFE_INTEGER);
+    const out = cli.string("out");
+    const save = cli.flag("save");
+    if (save && out !== undefined) {
+      throw new UsageError("give --save or --out, not both");
+    }
+    return {
+      rounds: count(cli.string("rounds"), "rounds") ?? 5,
+      quick: cli.flag("quick"),
+      idle: count(cli.string("idle"), "idle", 0) ?? 5000,
+      servers: cli.string("servers")?.split(","),
+      out,
+      save,
+      report: cli.string("report"),
+      requests: count(cli.string("requests"), "requests"),
+      loads: cli.string("loads")?.split(",").map((text) =>
+        count(text, "loads")!
+      ),
+    };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    usageError(error.message);
   }
-  if (!/^\d+$/.test(values.idle)) fail(`not a count: '${values.idle}'`);
-  if (values.save && values.out) fail("give --save or --out, not both");
-  return values;
+}
+
+function usageError(message: string): never {
+  printError(`bench: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+// CURVE servers use one certificate made for the run, and only a run with
+// one of them makes it; the generator speaks CURVE to its public key, with
+// a fresh key pair of its own.
+const CURVE = SERVERS.some((s) => s.mode === "curve")
+  ? await makeCurveCertificate()
+  : undefined;
+
+function curve(): { dir: string; secret: string; publicKey: string } {
+  if (CURVE === undefined) throw new Error("No CURVE server in this run");
+  return CURVE;
+}
+
+async function makeCurveCertificate() {
+  const dir = await Deno.makeTempDir({ prefix: "multiply-bench-curve-" });
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Gone already.
+    }
+  });
+  const keys = await generateKeyPair();
+  await writeCertificate(`${dir}/server`, keys);
+  return {
+    dir,
+    secret: `${dir}/server.key_secret`,
+    publicKey: encodeZ85Key(keys.publicKey),
+  };
 }
 
 /** Stops the benchmark with one line that says what to do. */
@@ -261,7 +285,9 @@ function pythonWithZmq(): string {
 }
 
 const ZEROMQ_JS = `${ROOT}tests/peers/node_modules/zeromq/package.json`;
-if (SERVERS.some((s) => s.name === "python")) pythonWithZmq();
+// The servers run by multiply_server.py or its CURVE twin need pyzmq.
+const USES_PYTHON = SERVERS.some((s) => s.name.startsWith("python"));
+if (USES_PYTHON) pythonWithZmq();
 if (SERVERS.some((s) => s.name === "node")) {
   try {
     await Deno.stat(ZEROMQ_JS);
@@ -393,7 +419,7 @@ class Generator {
         String(requests),
         mode,
         String(warmup),
-        CURVE_KEY,
+        curve().publicKey,
       ],
       stdin: "piped",
       stdout: "piped",
@@ -601,7 +627,7 @@ async function versions() {
     memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
     deno: Deno.version.deno,
     node: await run("node", ["--version"]),
-    pyzmq: SERVERS.some((s) => s.name === "python")
+    pyzmq: USES_PYTHON
       ? await run(pythonWithZmq(), [
         "-c",
         "import zmq; print(zmq.__version__, 'on libzmq', zmq.zmq_version())",
@@ -722,7 +748,7 @@ await Deno.writeTextFile(
   JSON.stringify({ ...run, ...analysis }, null, 1) + "\n",
 );
 await Deno.writeTextFile(`${RESULTS}/latest.svg`, chart(analysis.summary));
-console.log(report(run));
+console.log(report(run, analysis));
 console.log(
   `\nWritten to ${RESULTS.replace(ROOT, "")}/${
     flags.save ? "" : " (not tracked; --save updates bench/results/)"
@@ -962,8 +988,8 @@ function analyse(run: SavedRun) {
 }
 
 /** The report of a run, in Markdown, as README.md quotes it. */
-function report(run: SavedRun): string {
-  const { summary, ratios, curve, handshakes, targets } = analyse(run);
+function report(run: SavedRun, analysis = analyse(run)): string {
+  const { summary, ratios, curve, handshakes, targets } = analysis;
   const m = run.machine;
   const n = (v: number, digits = 0) =>
     v.toLocaleString("en-US", {

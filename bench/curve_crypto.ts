@@ -10,7 +10,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import {
+  parseCommandLine,
+  parseInteger,
+  printError,
+  UsageError,
+} from "../lib/cli.ts";
 import sodium from "libsodium-wrappers";
 import {
   loadSodium,
@@ -21,18 +26,18 @@ import {
 } from "../lib/zmtp/_sodium.ts";
 
 const USAGE = "usage: deno run bench/curve_crypto.ts [--iterations N]";
-let iterations = 0;
+let iterations = 200_000;
 try {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { iterations: { type: "string", default: "200000" } },
-  });
-  if (!/^[1-9]\d*$/.test(values.iterations)) {
-    throw new Error(`not a positive count: '${values.iterations}'`);
+  const cli = parseCommandLine(Deno.args, {
+    iterations: { type: "string" },
+  }, 0);
+  const text = cli.string("iterations");
+  if (text !== undefined) {
+    iterations = parseInteger(text, "--iterations", 1, 1e9);
   }
-  iterations = Number(values.iterations);
 } catch (error) {
-  console.error(`curve_crypto: ${(error as Error).message}\n${USAGE}`);
+  if (!(error instanceof UsageError)) throw error;
+  printError(`curve_crypto: ${error.message}\n\n${USAGE}`);
   Deno.exit(2);
 }
 await loadSodium();

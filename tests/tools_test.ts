@@ -168,7 +168,10 @@ Deno.test("deno task bench with a wrong argument prints usage and exits 2, befor
   for (
     const [args, reason] of [
       [["--bogus"], "Unknown option '--bogus'"],
-      [["--rounds", "0"], "not a positive count: '0'"],
+      [
+        ["--rounds", "0"],
+        "--rounds must be a whole number from 1 to \\d+, not '0'",
+      ],
       [["--servers", "ours,nope"], "no server 'nope'"],
       [["--save", "--out", "/tmp/x"], "give --save or --out, not both"],
     ] as const
