@@ -419,7 +419,9 @@ class Generator {
         String(requests),
         mode,
         String(warmup),
-        curve().publicKey,
+        ...(mode === "curve" || mode === "handshakes"
+          ? [curve().publicKey]
+          : []),
       ],
       stdin: "piped",
       stdout: "piped",

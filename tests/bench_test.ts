@@ -83,3 +83,30 @@ Deno.test("deno task bench runs every server and load, every reply correct, into
     "bench/results/ untouched",
   );
 });
+
+Deno.test("deno task bench --servers ours,echo, a partial run without CURVE, prints each server's figures with every reply correct", async () => {
+  const bench = new Proc(Deno.execPath(), [
+    "task",
+    "--quiet",
+    "bench",
+    "--servers",
+    "ours,echo",
+    "--loads",
+    "1",
+    "--requests",
+    "300",
+    "--rounds",
+    "1",
+  ], { cwd: ROOT });
+  const result = await bench.finish(120_000);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  for (const server of ["ours", "echo"]) {
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `^${server} +1 conns: [\\d.]+ us/req, \\d+ req/s, p50 \\d+ us, errors 0$`,
+        "m",
+      ),
+    );
+  }
+});
