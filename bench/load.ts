@@ -1,8 +1,9 @@
 /**
  * A closed-loop load generator: C connections, each sending a request and
  * waiting for its reply before the next, every reply checked byte for byte.
- * It speaks just enough ZMTP (greeting, READY as REQ, one framed request) to
- * drive any REP server alike, or raw bytes for the echo floor.
+ * It speaks ZMTP through the engine's own handshake (NULL or CURVE, as REQ)
+ * and sends each request framed, to drive any REP server alike, or raw bytes
+ * for the echo floor.
  *
  *     deno run --allow-net bench/load.ts PORT CONNECTIONS REQUESTS MODE [WARMUP] [SERVER_KEY]
  *
@@ -25,10 +26,11 @@ import {
   encodeMessage,
   FrameDecoder,
   MORE,
+  parseCommand,
 } from "../lib/zmtp/frame.ts";
-import { encodeGreeting } from "../lib/zmtp/greeting.ts";
 import { GREETING_HEAD, Handshake } from "../lib/zmtp/handshake.ts";
-import { encodeMetadata, type Mechanism } from "../lib/zmtp/mechanism.ts";
+import type { Mechanism } from "../lib/zmtp/mechanism.ts";
+import { NullMechanism } from "../lib/zmtp/null_mechanism.ts";
 import { createCurveFactory } from "../lib/zmtp/curve_mechanism.ts";
 import { generateKeyPair } from "../lib/zmtp/curve_keys.ts";
 import { decodeZ85Key } from "../lib/zmtp/z85.ts";
@@ -73,41 +75,9 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function handshake(conn: Deno.Conn): Promise<void> {
-  const ready = encodeCommand(
-    "READY",
-    encodeMetadata(new Map([["Socket-Type", encoder.encode("REQ")]])),
-  );
-  const hello = new Uint8Array(64 + ready.length);
-  hello.set(encodeGreeting());
-  hello.set(ready, 64);
-  await writeAll(conn, hello);
-  const buffer = new Uint8Array(1024);
-  let have = 0;
-  let ready_ = false;
-  const decoder = new FrameDecoder({
-    maxMessageFrame: 1024,
-    maxCommandFrame: 1024,
-  });
-  while (!ready_) {
-    const n = await conn.read(buffer.subarray(have));
-    if (n === null) throw new Error("server closed during the handshake");
-    have += n;
-    if (have < 64) continue;
-    decoder.push(buffer.subarray(64, have), { frame: () => ready_ = true });
-    have = 64;
-  }
-}
-
-async function open(): Promise<Deno.Conn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  conn.setNoDelay(true);
-  if (mode === "zmtp" || mode === "idle") await handshake(conn);
-  return conn;
-}
-
-// CURVE: the engine's own mechanism, client side, with a fresh key pair
-// per generator process (the servers admit any client that knows their key).
+// The handshake, by the engine's own Handshake and mechanism, client side:
+// NULL, or CURVE with a fresh key pair per generator process (the servers
+// admit any client that knows their key).
 const curveFor = mode === "curve" || mode === "handshakes"
   ? await createCurveFactory({
     role: "client",
@@ -117,17 +87,31 @@ const curveFor = mode === "curve" || mode === "handshakes"
   : undefined;
 const LIMITS = { maxMessageFrame: 4096, maxCommandFrame: 4096 };
 
-/** One CURVE connection, after its handshake. */
-interface CurveSession {
+async function open(): Promise<Deno.Conn> {
+  if (mode !== "zmtp" && mode !== "idle") {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return conn;
+  }
+  return (await openWith(
+    new NullMechanism({ socketType: "REQ", isServer: false }),
+  )).conn;
+}
+
+/** One connection, after its handshake. */
+interface Session {
   conn: Deno.Conn;
   mechanism: Mechanism;
   decoder: FrameDecoder;
 }
 
-async function openCurve(): Promise<CurveSession> {
+function openCurve(): Promise<Session> {
+  return openWith(curveFor!({ socketType: "REQ", isServer: false }));
+}
+
+async function openWith(mechanism: Mechanism): Promise<Session> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   conn.setNoDelay(true);
-  const mechanism = curveFor!({ socketType: "REQ", isServer: false });
   const out: Uint8Array[] = [];
   const shake = new Handshake(mechanism, "REQ", (bytes) => out.push(bytes));
   const decoder = new FrameDecoder(LIMITS);
@@ -149,7 +133,7 @@ async function openCurve(): Promise<CurveSession> {
 }
 
 async function runCurve(
-  session: CurveSession,
+  session: Session,
   first: number,
   count: number,
   latencies: number[] | undefined,
@@ -242,10 +226,7 @@ async function waitForGo(): Promise<void> {
 async function answerPings(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(256);
   const pong = encodeCommand("PONG", new Uint8Array(0));
-  const decoder = new FrameDecoder({
-    maxMessageFrame: 1024,
-    maxCommandFrame: 1024,
-  });
+  const decoder = new FrameDecoder(LIMITS);
   let pings = 0;
   try {
     while (true) {
@@ -253,7 +234,7 @@ async function answerPings(conn: Deno.Conn): Promise<void> {
       if (n === null) return;
       decoder.push(buffer.subarray(0, n), {
         frame: (flags, body) => {
-          if ((flags & 0x04) && body[0] === 4 && body[2] === 0x49) pings++; // PING
+          if ((flags & COMMAND) && parseCommand(body).name === "PING") pings++;
         },
       });
       for (; pings > 0; pings--) await writeAll(conn, pong);
