@@ -177,12 +177,13 @@ async function runCurve(
 }
 
 // CURVE handshakes, one after another on each of CONNECTIONS loops.
+// Returns the errors: none, since a failed handshake throws.
 async function runHandshakes(count: number): Promise<number> {
   for (let i = 0; i < count; i++) {
     const { conn } = await openCurve();
     conn.close();
   }
-  return count;
+  return 0;
 }
 
 function same(a: Uint8Array, b: Uint8Array, length: number): boolean {
@@ -247,63 +248,59 @@ async function answerPings(conn: Deno.Conn): Promise<void> {
 const perConnection = (n: number, c: number) =>
   Math.floor(n / connections) + (c < n % connections ? 1 : 0);
 
-if (mode === "handshakes") {
-  await Promise.all(
-    Array.from(
-      { length: connections },
-      (_, c) => runHandshakes(perConnection(warmup, c)),
-    ),
-  );
+/** Drives one connection: `count` requests from `first`; returns errors. */
+type Drive = (
+  c: number,
+  first: number,
+  count: number,
+  latencies: number[] | undefined,
+) => Promise<number>;
+
+// Warms up on every connection, prints "ready", waits for the word, then
+// times REQUESTS spread over the connections and prints one line of
+// results. Each connection starts at its own request, so that they do not
+// move in step.
+async function measure(
+  drive: Drive,
+  finish: () => void = () => {},
+): Promise<never> {
+  const each = (n: number, offset: number, latencies?: number[]) =>
+    Promise.all(
+      Array.from(
+        { length: connections },
+        (_, c) => drive(c, c * offset, perConnection(n, c), latencies),
+      ),
+    );
+  await each(warmup, 7);
   console.log("ready");
   await waitForGo();
+  const latencies: number[] = [];
   const t0 = performance.now();
-  const done = await Promise.all(
-    Array.from(
-      { length: connections },
-      (_, c) => runHandshakes(perConnection(requests, c)),
-    ),
-  );
+  const errors = (await each(requests, 13, latencies))
+    .reduce((a, b) => a + b, 0);
   const elapsedMs = performance.now() - t0;
+  finish();
+  // Handshakes have no latencies: each counts once.
+  const done = mode === "handshakes" ? requests : latencies.length;
   console.log(
-    JSON.stringify({
-      requests: done.reduce((a, b) => a + b, 0),
-      errors: 0,
-      elapsedMs,
-      latencies: [],
-    }),
+    JSON.stringify({ requests: done, errors, elapsedMs, latencies }),
   );
   Deno.exit(0);
+}
+
+if (mode === "handshakes") {
+  await measure((_c, _first, count) => runHandshakes(count));
 }
 
 if (mode === "curve") {
   const sessions = await Promise.all(
     Array.from({ length: connections }, openCurve),
   );
-  await Promise.all(
-    sessions.map((session, c) =>
-      runCurve(session, c * 7, perConnection(warmup, c), undefined)
-    ),
+  await measure(
+    (c, first, count, latencies) =>
+      runCurve(sessions[c], first, count, latencies),
+    () => sessions.forEach(({ conn }) => conn.close()),
   );
-  console.log("ready");
-  await waitForGo();
-  const latencies: number[] = [];
-  const t0 = performance.now();
-  const errors = (await Promise.all(
-    sessions.map((session, c) =>
-      runCurve(session, c * 13, perConnection(requests, c), latencies)
-    ),
-  )).reduce((a, b) => a + b, 0);
-  const elapsedMs = performance.now() - t0;
-  for (const { conn } of sessions) conn.close();
-  console.log(
-    JSON.stringify({
-      requests: latencies.length,
-      errors,
-      elapsedMs,
-      latencies,
-    }),
-  );
-  Deno.exit(0);
 }
 
 const conns = await Promise.all(Array.from({ length: connections }, open));
@@ -319,20 +316,7 @@ if (mode === "idle") {
   console.log(JSON.stringify({ errors: errorsAfter }));
   Deno.exit(0);
 }
-await Promise.all(
-  conns.map((conn, c) => run(conn, c * 7, perConnection(warmup, c), undefined)),
-);
-console.log("ready");
-await waitForGo();
-const latencies: number[] = [];
-const t0 = performance.now();
-const errors = (await Promise.all(
-  conns.map((conn, c) =>
-    run(conn, c * 13, perConnection(requests, c), latencies)
-  ),
-)).reduce((a, b) => a + b, 0);
-const elapsedMs = performance.now() - t0;
-for (const conn of conns) conn.close();
-console.log(
-  JSON.stringify({ requests: latencies.length, errors, elapsedMs, latencies }),
+await measure(
+  (c, first, count, latencies) => run(conns[c], first, count, latencies),
+  () => conns.forEach((conn) => conn.close()),
 );
