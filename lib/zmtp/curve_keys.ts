@@ -16,7 +16,7 @@
  * @module
  */
 
-import { boxKeyPair, loadSodium, publicKeyOf } from "./_sodium.ts";
+import { boxKeyPair, equalSecret, loadSodium, publicKeyOf } from "./_sodium.ts";
 import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 
 export { decodeZ85Key, encodeZ85Key } from "./z85.ts";
@@ -87,7 +87,7 @@ export async function keyPairFromZ85(
     publicKey: decodeZ85Key(publicKey),
     secretKey: decodeSecret(secretKey, "Cannot decode the secret key"),
   };
-  if (!sameBytes(await publicKeyFromSecret(pair.secretKey), pair.publicKey)) {
+  if (!equalSecret(await publicKeyFromSecret(pair.secretKey), pair.publicKey)) {
     throw new RangeError(
       `Cannot use key pair "${publicKey}": the secret key does not belong to it`,
     );
@@ -347,7 +347,7 @@ export async function readCertificate(file: string): Promise<Certificate> {
   const certificate = parseCertificate(await Deno.readTextFile(file), file);
   if (
     certificate.secretKey !== undefined &&
-    !sameBytes(
+    !equalSecret(
       await publicKeyFromSecret(certificate.secretKey),
       certificate.publicKey,
     )
@@ -455,13 +455,6 @@ function checkKey(key: Uint8Array, what: string): void {
       `Cannot use a ${what} of ${key?.length} octets: a CURVE key has 32`,
     );
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
-  return difference === 0;
 }
 
 async function exists(file: string): Promise<boolean> {
