@@ -162,8 +162,6 @@ async function main(): Promise<number> {
       const { host, port } = parseEndpoint(endpoint);
       out.line(connectingLine(port, host));
     }
-  }
-  if (interactive) {
     // Ctrl-C: end the line the prompt and ^C are on, so that the shell's
     // prompt starts on a fresh one, and exit as an interrupted program does.
     Deno.addSignalListener("SIGINT", () => {
