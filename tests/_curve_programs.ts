@@ -21,6 +21,8 @@ import {
   ROOT,
   within,
 } from "./_process.ts";
+import { concat } from "./_hostile.ts";
+import { closeQuietly, writeAll } from "./_raw_peer.ts";
 
 /** One certificate pair on disk. */
 export interface Cert {
@@ -277,12 +279,12 @@ export class RecordingProxy implements AsyncDisposable {
 
   /** Every octet the clients sent, in order of arrival. */
   get toServer(): Uint8Array {
-    return join(this.#toServer);
+    return concat(...this.#toServer);
   }
 
   /** Every octet the server sent. */
   get toClient(): Uint8Array {
-    return join(this.#toClient);
+    return concat(...this.#toClient);
   }
 
   /** Waits until `n` connections have been accepted. */
@@ -322,7 +324,7 @@ export class RecordingProxy implements AsyncDisposable {
         port: this.#target,
       });
     } catch {
-      close(client);
+      closeQuietly(client);
       this.#conns.delete(client);
       return;
     }
@@ -335,15 +337,14 @@ export class RecordingProxy implements AsyncDisposable {
           if (n === null) break;
           const chunk = buffer.slice(0, n);
           into.push(chunk);
-          let at = 0;
-          while (at < n) at += await to.write(chunk.subarray(at));
+          await writeAll(to, chunk);
         }
       } catch {
         // Reset, or closed by the other direction.
       }
       // Either side ending ends the connection, as libzmq's would.
-      close(from);
-      close(to);
+      closeQuietly(from);
+      closeQuietly(to);
     };
     await Promise.all([
       copy(client, server, this.#toServer),
@@ -354,27 +355,9 @@ export class RecordingProxy implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    close(this.#listener);
+    closeQuietly(this.#listener);
     await this.#accepting;
-    for (const conn of this.#conns) close(conn);
+    for (const conn of this.#conns) closeQuietly(conn);
     await Promise.all(this.#pumps);
   }
-}
-
-function close(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Closed already.
-  }
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }

@@ -11,7 +11,7 @@
 
 import { encodeCommand, encodeMessage } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { RawPeer, readyCommand } from "./_raw_peer.ts";
+import { closeQuietly, RawPeer, readyCommand, writeAll } from "./_raw_peer.ts";
 import { sleep } from "./_process.ts";
 
 // A small deterministic generator (mulberry32), so a failure can be replayed.
@@ -120,11 +120,7 @@ export async function sendAndDrop(
   } catch {
     // The server dropping us, mid-write or before, is a fine outcome.
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   }
 }
 
@@ -182,10 +178,7 @@ export function withholdReads(
     let conn: Deno.TcpConn | undefined;
     try {
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const hello = concat(encodeGreeting(), readyCommand("DEALER"));
-      for (let at = 0; at < hello.length;) {
-        at += await conn.write(hello.subarray(at));
-      }
+      await writeAll(conn, concat(encodeGreeting(), readyCommand("DEALER")));
       let at = 0;
       while (!stopped && progress.written < limit) {
         const write = conn.write(
@@ -211,11 +204,7 @@ export function withholdReads(
     } catch {
       progress.failed = true;
     } finally {
-      try {
-        conn?.close();
-      } catch {
-        // Closed already.
-      }
+      closeQuietly(conn);
     }
     return progress;
   })();
@@ -266,18 +255,12 @@ export async function sendAndAwaitClose(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   }, ms);
   let pinged = false;
   try {
     try {
-      for (let at = 0; at < bytes.length;) {
-        at += await conn.write(bytes.subarray(at));
-      }
+      await writeAll(conn, bytes);
     } catch {
       // The server closed first, mid-write: the read below says so.
     }
@@ -304,13 +287,7 @@ export async function sendAndAwaitClose(
     return { closedByServer: !timedOut, ms: elapsed(), pinged };
   } finally {
     clearTimeout(timer);
-    if (!timedOut) {
-      try {
-        conn.close();
-      } catch {
-        // Closed already.
-      }
-    }
+    if (!timedOut) closeQuietly(conn);
   }
 }
 

@@ -32,6 +32,7 @@ import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
 import { CurveDriver } from "./_curve_driver.ts";
 import { concat } from "./_hostile.ts";
 import { sleep, within } from "./_process.ts";
+import { closeQuietly, writeAll } from "./_raw_peer.ts";
 
 /** What the hostile peers know of the server under attack. */
 export interface CurveTarget {
@@ -219,11 +220,14 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
           const mechanism = await clientMechanism(t.admitted, t.serverKey);
           const initiate = await untilWelcome(conn, mechanism);
           if (variant < 2) {
-            await write(conn, flipped(initiate, headerSize(initiate), flips));
+            await writeAll(
+              conn,
+              flipped(initiate, headerSize(initiate), flips),
+            );
             return await waitForClose(conn);
           }
           const length = Math.floor(cut * initiate.length);
-          await write(conn, initiate.subarray(0, length));
+          await writeAll(conn, initiate.subarray(0, length));
           return "sent";
         },
       };
@@ -234,7 +238,7 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
           const { captured } = t;
           if (variant === 0) {
             // A good client's whole stream, again, on a new connection.
-            await write(
+            await writeAll(
               conn,
               concat(
                 captured.greeting,
@@ -247,14 +251,14 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
             // A fresh HELLO, then another connection's INITIATE.
             const mechanism = await clientMechanism(t.admitted, t.serverKey);
             await untilWelcome(conn, mechanism);
-            await write(conn, captured.initiate);
+            await writeAll(conn, captured.initiate);
           } else if (variant === 2) {
             // The same HELLO twice.
             const hello = await helloFor(t);
-            await write(conn, concat(CURVE_GREETING, hello, hello));
+            await writeAll(conn, concat(CURVE_GREETING, hello, hello));
           } else {
             // Another connection's HELLO and INITIATE.
-            await write(
+            await writeAll(
               conn,
               concat(captured.greeting, captured.hello, captured.initiate),
             );
@@ -384,7 +388,7 @@ function sendOnly(
   return {
     kind,
     play: async (conn, target) => {
-      await write(conn, await build(target));
+      await writeAll(conn, await build(target));
       return "sent";
     },
   };
@@ -398,7 +402,7 @@ function closes(
   return {
     kind,
     play: async (conn, target) => {
-      await write(conn, await build(target));
+      await writeAll(conn, await build(target));
       return await waitForClose(conn);
     },
   };
@@ -431,7 +435,7 @@ async function untilWelcome(
   conn: Deno.Conn,
   mechanism: CurveMechanism,
 ): Promise<Uint8Array> {
-  await write(conn, concat(CURVE_GREETING, mechanism.nextCommand()!));
+  await writeAll(conn, concat(CURVE_GREETING, mechanism.nextCommand()!));
   const decoder = new FrameDecoder({
     maxMessageFrame: 1 << 16,
     maxCommandFrame: 1 << 16,
@@ -461,11 +465,6 @@ async function untilWelcome(
   await within(read(), 10_000, "WELCOME");
   mechanism.receive("WELCOME", welcome!);
   return mechanism.nextCommand()!;
-}
-
-async function write(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
 // Reads and discards until the server closes (or resets) the connection.
@@ -565,10 +564,6 @@ export async function playAndDrop(
     }
     return "closed";
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   }
 }

@@ -32,7 +32,7 @@ import {
   startJeromqProxy,
   startJeromqRep,
 } from "./_jeromq.ts";
-import { RawListener } from "./_raw_peer.ts";
+import { RawListener, writeAll } from "./_raw_peer.ts";
 import { logLine, PROMPT, replyFor } from "../lib/protocol.ts";
 
 const REQUESTS = INTEROP_REQUESTS;
@@ -83,10 +83,6 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
     `reading ${n} octets`,
   );
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
 }
 
 Deno.test("JeroMQ 0.3.6's REQ speaks ZMTP/2.0: signature, then revision 1 and type REQ, then identity and request", async () => {
