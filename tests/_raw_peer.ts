@@ -38,6 +38,21 @@ export function closeQuietly(resource: { close(): void } | undefined): void {
   }
 }
 
+/**
+ * Reads and ignores whatever comes until the connection ends: closed or
+ * reset by the peer, or closed here.
+ */
+export async function drain(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  try {
+    while ((await conn.read(buffer)) !== null) {
+      // Whatever the peer says is ignored.
+    }
+  } catch {
+    // Reset, or closed here.
+  }
+}
+
 /** A frame or command read from the peer. */
 export type Received =
   | { kind: "message"; parts: Uint8Array[] }

@@ -9,7 +9,7 @@
 
 import { encodeErrorCommand } from "../../lib/zmtp/mechanism.ts";
 import { encodeGreeting } from "../../lib/zmtp/greeting.ts";
-import { closeQuietly, RawPeer, writeAll } from "../_raw_peer.ts";
+import { closeQuietly, drain, RawPeer, writeAll } from "../_raw_peer.ts";
 import { within } from "../_process.ts";
 
 /** What the server does with each connection; resolves when done with it. */
@@ -73,18 +73,6 @@ export class RawServer implements AsyncDisposable {
     await this.#loop;
     for (const conn of this.#conns) closeQuietly(conn);
     await Promise.all(this.#tasks);
-  }
-}
-
-/** Reads until the peer closes (or the connection is closed here). */
-export async function drain(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(4096);
-  try {
-    while ((await conn.read(buffer)) !== null) {
-      // Whatever the peer says is ignored.
-    }
-  } catch {
-    // Closed here.
   }
 }
 
