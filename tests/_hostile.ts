@@ -113,6 +113,10 @@ export function hostileInput(
   }
 }
 
+/**
+ * Connects, writes all of `bytes`, waits `waitMs`, and closes. The server
+ * closing first, at any point, is not an error.
+ */
 export async function sendAndDrop(
   port: number,
   bytes: Uint8Array,
@@ -121,7 +125,7 @@ export async function sendAndDrop(
   let conn: Deno.TcpConn | undefined;
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    if (bytes.length > 0) await conn.write(bytes);
+    await writeAll(conn, bytes);
     if (waitMs > 0) await sleep(waitMs);
   } catch {
     // The server dropping us, mid-write or before, is a fine outcome.

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import {
   freePort,
   runClient,
-  sleep,
   startServer,
   startTutorialServer,
 } from "./_process.ts";
@@ -18,17 +17,8 @@ import {
   SIGNATURE_V2,
   SOCKET_TYPE,
 } from "./_hostile_zmtp2.ts";
+import { random, sendAndDrop } from "./_hostile.ts";
 import { requireJeromq, runJeromqReq } from "./_jeromq.ts";
-
-// mulberry32, so that a failure can be replayed from its seed.
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS = [
   "truncated 2.0 greeting",
@@ -80,32 +70,13 @@ Deno.test("hostileZmtp2Input gives every kind, the same for the same seed", () =
   }
 });
 
-async function sendAndDrop(port: number, bytes: Uint8Array): Promise<void> {
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    for (let at = 0; at < bytes.length;) {
-      at += await conn.write(bytes.subarray(at));
-    }
-    await sleep(5);
-  } catch {
-    // The server dropping us, mid-write or before, is a fine outcome.
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
-  }
-}
-
 /** Sends `count` hostile inputs from `seed`, eight connections at a time. */
 async function attack(port: number, seed: number, count: number) {
   const rand = random(seed);
   const inputs = Array.from({ length: count }, () => hostileZmtp2Input(rand));
   for (let i = 0; i < inputs.length; i += 8) {
     await Promise.all(
-      inputs.slice(i, i + 8).map((input) => sendAndDrop(port, input.bytes)),
+      inputs.slice(i, i + 8).map((input) => sendAndDrop(port, input.bytes, 5)),
     );
   }
 }
