@@ -146,7 +146,10 @@ export interface Withheld {
   failed: boolean;
 }
 
-/** One `["", body]` request as a DEALER sends it to a REP. */
+/**
+ * One `["", body]` request as a DEALER (or a REQ) sends it to a REP, on ZMTP
+ * 3.x or 2.0 alike.
+ */
 export function dealerRequest(body: string | Uint8Array): Uint8Array {
   return encodeMessage([
     new Uint8Array(0),

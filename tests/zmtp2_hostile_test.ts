@@ -13,11 +13,10 @@ import {
 import {
   greetingV2,
   hostileZmtp2Input,
-  requestV2,
   SIGNATURE_V2,
   SOCKET_TYPE,
 } from "./_hostile_zmtp2.ts";
-import { random, sendAndDrop } from "./_hostile.ts";
+import { dealerRequest, random, sendAndDrop } from "./_hostile.ts";
 import { requireJeromq, runJeromqReq } from "./_jeromq.ts";
 
 const KINDS = [
@@ -37,7 +36,7 @@ Deno.test("a 2.0 greeting and request are the octets JeroMQ 0.3.6 sends", () => 
     [...SIGNATURE_V2, 0x01, 0x03, 0x00, 0x00],
   );
   assert.deepEqual(
-    [...requestV2("100")],
+    [...dealerRequest("100")],
     [0x01, 0x00, 0x00, 0x03, 0x31, 0x30, 0x30],
   );
 });
