@@ -32,6 +32,7 @@ import {
   startJeromqProxy,
   startJeromqRep,
 } from "./_jeromq.ts";
+import { SIGNATURE_V2, SOCKET_TYPE } from "./_hostile_zmtp2.ts";
 import { RawListener, writeAll } from "./_raw_peer.ts";
 import { logLine, PROMPT, replyFor } from "../lib/protocol.ts";
 
@@ -58,10 +59,8 @@ function logLines(stdout: string): string[] {
 
 // --- What JeroMQ 0.3.6 puts on the wire --------------------------------------
 
-const SIGNATURE_V2 = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f];
-const REQ = 0x03;
-const REP = 0x04;
-const bytes = (...parts: (number[] | string)[]) =>
+const { REQ, REP } = SOCKET_TYPE;
+const bytes = (...parts: (readonly number[] | string)[]) =>
   Uint8Array.from(
     parts.flatMap((p) =>
       typeof p === "string" ? [...new TextEncoder().encode(p)] : p
