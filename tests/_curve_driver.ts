@@ -23,6 +23,7 @@ import {
 } from "../lib/zmtp/greeting.ts";
 import { ProtocolError } from "../lib/zmtp/errors.ts";
 import { within } from "./_process.ts";
+import { closeQuietly, writeAll } from "./_raw_peer.ts";
 
 /** A frame as it arrived, with its flags. */
 export interface Received {
@@ -69,7 +70,7 @@ export class CurveDriver {
 
   async #handshake(): Promise<void> {
     const mechanism = this.#mechanism;
-    await this.#write(encodeGreeting("CURVE", mechanism.asServer));
+    await writeAll(this.#conn, encodeGreeting("CURVE", mechanism.asServer));
     const greeting = new Uint8Array(GREETING_SIZE);
     let have = 0;
     let rest: Uint8Array | undefined;
@@ -111,12 +112,12 @@ export class CurveDriver {
       at = mechanism.encodeFrame(flags, parts[i], lengths[i], batch, at);
     }
     if (at !== size) throw new Error(`frameSize() said ${size}, wrote ${at}`);
-    await this.#write(batch);
+    await writeAll(this.#conn, batch);
   }
 
   /** Sends raw bytes, for tests that play a hostile peer. */
   async sendRaw(bytes: Uint8Array): Promise<void> {
-    await this.#write(bytes);
+    await writeAll(this.#conn, bytes);
   }
 
   /** Receives the next command the peer boxed (PING, say), as a frame. */
@@ -144,11 +145,7 @@ export class CurveDriver {
 
   /** Closes the connection; idempotent. */
   close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 
   #push(chunk: Uint8Array): void {
@@ -186,17 +183,12 @@ export class CurveDriver {
   async #flush(): Promise<void> {
     const outgoing = this.#outgoing;
     this.#outgoing = [];
-    for (const bytes of outgoing) await this.#write(bytes);
+    for (const bytes of outgoing) await writeAll(this.#conn, bytes);
   }
 
   async #read(): Promise<Uint8Array> {
     const n = await this.#conn.read(this.#buffer);
     if (n === null) throw new Error("Peer closed the connection");
     return this.#buffer.slice(0, n);
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
   }
 }

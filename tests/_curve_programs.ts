@@ -19,8 +19,10 @@ import {
   type ProcOptions,
   pythonWithZmq,
   ROOT,
-  within,
 } from "./_process.ts";
+import { concat } from "./_hostile.ts";
+import { closeQuietly, writeAll } from "./_raw_peer.ts";
+import { RawServer } from "./peers/raw_server.ts";
 
 /** One certificate pair on disk. */
 export interface Cert {
@@ -250,83 +252,46 @@ export function holds(haystack: Uint8Array, needle: string): boolean {
  * through it.
  */
 export class RecordingProxy implements AsyncDisposable {
-  readonly #listener: Deno.TcpListener;
-  readonly #target: number;
+  // Accepts, counts and tracks the client side of each connection.
+  readonly #listener: RawServer;
   readonly #toServer: Uint8Array[] = [];
   readonly #toClient: Uint8Array[] = [];
-  readonly #conns = new Set<Deno.Conn>();
-  readonly #pumps = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-  #connections = 0;
-  #watchers: (() => void)[] = [];
 
   constructor(targetPort: number) {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#target = targetPort;
-    this.#accepting = this.#accept();
+    this.#listener = new RawServer((client) => this.#serve(client, targetPort));
   }
 
   get port(): number {
-    return this.#listener.addr.port;
+    return this.#listener.port;
   }
 
   /** Connections accepted so far. */
   get connections(): number {
-    return this.#connections;
+    return this.#listener.accepted;
   }
 
   /** Every octet the clients sent, in order of arrival. */
   get toServer(): Uint8Array {
-    return join(this.#toServer);
+    return concat(...this.#toServer);
   }
 
   /** Every octet the server sent. */
   get toClient(): Uint8Array {
-    return join(this.#toClient);
+    return concat(...this.#toClient);
   }
 
   /** Waits until `n` connections have been accepted. */
   async waitForConnections(n: number, ms = 15_000): Promise<void> {
-    const wait = async () => {
-      while (this.#connections < n) {
-        await new Promise<void>((resolve) => this.#watchers.push(resolve));
-      }
-    };
-    await within(wait(), ms, `${n} connections through the proxy`);
+    await this.#listener.accepts(n, ms);
   }
 
-  async #accept(): Promise<void> {
-    while (true) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return; // closed
-      }
-      this.#connections++;
-      const watchers = this.#watchers;
-      this.#watchers = [];
-      for (const wake of watchers) wake();
-      const pump = this.#serve(client);
-      this.#pumps.add(pump);
-      pump.finally(() => this.#pumps.delete(pump));
-    }
-  }
-
-  async #serve(client: Deno.TcpConn): Promise<void> {
-    this.#conns.add(client);
-    let server: Deno.TcpConn;
-    try {
-      server = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: this.#target,
-      });
-    } catch {
-      close(client);
-      this.#conns.delete(client);
-      return;
-    }
-    this.#conns.add(server);
+  // Runs until either side ends; RawServer then closes `client`, and on
+  // disposal closes it early, which ends the copies and closes `server`.
+  async #serve(client: Deno.TcpConn, targetPort: number): Promise<void> {
+    const server = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: targetPort,
+    });
     const copy = async (from: Deno.Conn, to: Deno.Conn, into: Uint8Array[]) => {
       const buffer = new Uint8Array(65536);
       try {
@@ -335,46 +300,22 @@ export class RecordingProxy implements AsyncDisposable {
           if (n === null) break;
           const chunk = buffer.slice(0, n);
           into.push(chunk);
-          let at = 0;
-          while (at < n) at += await to.write(chunk.subarray(at));
+          await writeAll(to, chunk);
         }
       } catch {
         // Reset, or closed by the other direction.
       }
       // Either side ending ends the connection, as libzmq's would.
-      close(from);
-      close(to);
+      closeQuietly(from);
+      closeQuietly(to);
     };
     await Promise.all([
       copy(client, server, this.#toServer),
       copy(server, client, this.#toClient),
     ]);
-    this.#conns.delete(client);
-    this.#conns.delete(server);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    close(this.#listener);
-    await this.#accepting;
-    for (const conn of this.#conns) close(conn);
-    await Promise.all(this.#pumps);
+    await this.#listener[Symbol.asyncDispose]();
   }
-}
-
-function close(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Closed already.
-  }
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }

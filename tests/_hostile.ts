@@ -11,7 +11,13 @@
 
 import { encodeCommand, encodeMessage } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
-import { RawPeer, readyCommand } from "./_raw_peer.ts";
+import {
+  closeQuietly,
+  drain,
+  RawPeer,
+  readyCommand,
+  writeAll,
+} from "./_raw_peer.ts";
 import { sleep } from "./_process.ts";
 
 // A small deterministic generator (mulberry32), so a failure can be replayed.
@@ -107,6 +113,10 @@ export function hostileInput(
   }
 }
 
+/**
+ * Connects, writes all of `bytes`, waits `waitMs`, and closes. The server
+ * closing first, at any point, is not an error.
+ */
 export async function sendAndDrop(
   port: number,
   bytes: Uint8Array,
@@ -115,16 +125,12 @@ export async function sendAndDrop(
   let conn: Deno.TcpConn | undefined;
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    if (bytes.length > 0) await conn.write(bytes);
+    await writeAll(conn, bytes);
     if (waitMs > 0) await sleep(waitMs);
   } catch {
     // The server dropping us, mid-write or before, is a fine outcome.
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   }
 }
 
@@ -140,7 +146,10 @@ export interface Withheld {
   failed: boolean;
 }
 
-/** One `["", body]` request as a DEALER sends it to a REP. */
+/**
+ * One `["", body]` request as a DEALER (or a REQ) sends it to a REP, on ZMTP
+ * 3.x or 2.0 alike.
+ */
 export function dealerRequest(body: string | Uint8Array): Uint8Array {
   return encodeMessage([
     new Uint8Array(0),
@@ -182,10 +191,7 @@ export function withholdReads(
     let conn: Deno.TcpConn | undefined;
     try {
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const hello = concat(encodeGreeting(), readyCommand("DEALER"));
-      for (let at = 0; at < hello.length;) {
-        at += await conn.write(hello.subarray(at));
-      }
+      await writeAll(conn, concat(encodeGreeting(), readyCommand("DEALER")));
       let at = 0;
       while (!stopped && progress.written < limit) {
         const write = conn.write(
@@ -211,11 +217,7 @@ export function withholdReads(
     } catch {
       progress.failed = true;
     } finally {
-      try {
-        conn?.close();
-      } catch {
-        // Closed already.
-      }
+      closeQuietly(conn);
     }
     return progress;
   })();
@@ -228,21 +230,6 @@ export interface HostileEnd {
   closedByServer: boolean;
   /** Milliseconds from connecting to the server's close, or to giving up. */
   ms: number;
-  /** The server sent a PING: it took the peer as ready (ZMTP 3.1). */
-  pinged: boolean;
-}
-
-// A PING command's name as it appears on the wire: its length, then "PING".
-const PING_NAME = Uint8Array.of(4, 0x50, 0x49, 0x4e, 0x47);
-
-function contains(haystack: Uint8Array, length: number, needle: Uint8Array) {
-  outer: for (let i = 0; i + needle.length <= length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (haystack[i + j] !== needle[j]) continue outer;
-    }
-    return true;
-  }
-  return false;
 }
 
 /**
@@ -261,56 +248,25 @@ export async function sendAndAwaitClose(
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
   } catch {
-    return { closedByServer: false, ms: elapsed(), pinged: false };
+    return { closedByServer: false, ms: elapsed() };
   }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   }, ms);
-  let pinged = false;
   try {
     try {
-      for (let at = 0; at < bytes.length;) {
-        at += await conn.write(bytes.subarray(at));
-      }
+      await writeAll(conn, bytes);
     } catch {
       // The server closed first, mid-write: the read below says so.
     }
-    // Each read is searched with the last octets of the one before, so
-    // that a name split across two reads is found.
-    const carry = PING_NAME.length - 1;
-    const buffer = new Uint8Array(carry + 4096);
-    let tail = 0;
-    while (true) {
-      let n: number | null;
-      try {
-        n = await conn.read(buffer.subarray(carry));
-      } catch {
-        n = null; // reset by the server, or closed by the timer
-      }
-      if (n === null) break;
-      if (!pinged) {
-        const window = buffer.subarray(carry - tail, carry + n);
-        pinged = contains(window, window.length, PING_NAME);
-        tail = Math.min(carry, tail + n);
-        buffer.copyWithin(carry - tail, carry + n - tail, carry + n);
-      }
-    }
-    return { closedByServer: !timedOut, ms: elapsed(), pinged };
+    // Until the server closes or resets it, or the timer closes it here.
+    await drain(conn);
+    return { closedByServer: !timedOut, ms: elapsed() };
   } finally {
     clearTimeout(timer);
-    if (!timedOut) {
-      try {
-        conn.close();
-      } catch {
-        // Closed already.
-      }
-    }
+    if (!timedOut) closeQuietly(conn);
   }
 }
 

@@ -22,7 +22,6 @@ import { generateKeyPair } from "../lib/zmtp/curve_keys.ts";
 import {
   COMMAND,
   encodeCommand,
-  FrameDecoder,
   LONG,
   MORE,
   parseCommand,
@@ -31,7 +30,8 @@ import { encodeGreeting, GREETING_SIZE } from "../lib/zmtp/greeting.ts";
 import { HandshakeRefusedError } from "../lib/zmtp/mechanism.ts";
 import { CurveDriver } from "./_curve_driver.ts";
 import { concat } from "./_hostile.ts";
-import { sleep, within } from "./_process.ts";
+import { sleep } from "./_process.ts";
+import { RawPeer } from "./_raw_peer.ts";
 
 /** What the hostile peers know of the server under attack. */
 export interface CurveTarget {
@@ -68,7 +68,7 @@ export type Outcome =
 /** One hostile input: its family, and how to play it. */
 export interface HostileCurveInput {
   kind: string;
-  play(conn: Deno.Conn, target: CurveTarget): Promise<Outcome>;
+  play(peer: RawPeer, target: CurveTarget): Promise<Outcome>;
 }
 
 const CURVE_GREETING = encodeGreeting("CURVE", false);
@@ -148,15 +148,15 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
   );
   const junk = bytes(1 + int(300));
   const small = int(256);
-  const text = new TextEncoder();
   switch (choice) {
     case 0:
-      return sendOnly(
+      return inOneGo(
         "random octets after a CURVE greeting",
+        "drop",
         () => concat(CURVE_GREETING, junk),
       );
     case 1:
-      return sendOnly("truncated HELLO", async (t) => {
+      return inOneGo("truncated HELLO", "drop", async (t) => {
         const hello = await helloFor(t);
         return concat(
           CURVE_GREETING,
@@ -165,13 +165,13 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
       });
     case 2:
       // Octets after the frame header change, so that the frame is whole.
-      return closes("mutated HELLO", async (t) => {
+      return inOneGo("mutated HELLO", "await close", async (t) => {
         const hello = await helloFor(t);
         return concat(CURVE_GREETING, flipped(hello, headerSize(hello), flips));
       });
     case 3: {
       const randomBox = bytes(80);
-      return closes("HELLO with a bad box", async (t) => {
+      return inOneGo("HELLO with a bad box", "await close", async (t) => {
         if (variant % 2 === 0) {
           // Boxed for another server's key.
           const other = await generateKeyPair();
@@ -184,58 +184,62 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
       });
     }
     case 4:
-      return closes("HELLO with short or dirty padding", async (t) => {
-        const data = parseCommand((await helloFor(t)).subarray(2)).data;
-        if (variant <= 1) {
-          // Padding cut short: 1 to 72 octets fewer.
-          const drop = 1 + (small % 72);
-          const short = concat(data.subarray(0, 2), data.subarray(2 + drop));
-          return concat(CURVE_GREETING, encodeCommand("HELLO", short));
-        }
-        if (variant === 2) {
-          // A version other than 1.0.
-          const versioned = data.slice();
-          versioned[small % 2] = small % 2 === 0 ? 2 : 1 + (small >> 1);
-          return concat(CURVE_GREETING, encodeCommand("HELLO", versioned));
-        }
-        // Padding that is not all zero.
-        const dirty = data.slice();
-        dirty[2 + (small % 72)] = 1 + (small >> 1);
-        return concat(CURVE_GREETING, encodeCommand("HELLO", dirty));
-      });
+      return inOneGo(
+        "HELLO with short or dirty padding",
+        "await close",
+        async (t) => {
+          const data = parseCommand((await helloFor(t)).subarray(2)).data;
+          if (variant <= 1) {
+            // Padding cut short: 1 to 72 octets fewer.
+            const drop = 1 + (small % 72);
+            const short = concat(data.subarray(0, 2), data.subarray(2 + drop));
+            return concat(CURVE_GREETING, encodeCommand("HELLO", short));
+          }
+          if (variant === 2) {
+            // A version other than 1.0.
+            const versioned = data.slice();
+            versioned[small % 2] = small % 2 === 0 ? 2 : 1 + (small >> 1);
+            return concat(CURVE_GREETING, encodeCommand("HELLO", versioned));
+          }
+          // Padding that is not all zero.
+          const dirty = data.slice();
+          dirty[2 + (small % 72)] = 1 + (small >> 1);
+          return concat(CURVE_GREETING, encodeCommand("HELLO", dirty));
+        },
+      );
     case 5: {
       const names = ["HELLO", "INITIATE", "READY", "WELCOME", "MESSAGE"];
       const size = [194, 248 + small, junk.length][variant % 3];
       const data = size === junk.length ? junk : bytes(size);
-      return closes(
+      return inOneGo(
         "random handshake command",
+        "await close",
         () => concat(CURVE_GREETING, encodeCommand(names[small % 5], data)),
       );
     }
     case 6:
       return {
         kind: variant < 2 ? "mutated INITIATE" : "truncated INITIATE",
-        play: async (conn, t) => {
+        play: async (peer, t) => {
           const mechanism = await clientMechanism(t.admitted, t.serverKey);
-          const initiate = await untilWelcome(conn, mechanism);
+          const initiate = await untilWelcome(peer, mechanism);
           if (variant < 2) {
-            await write(conn, flipped(initiate, headerSize(initiate), flips));
-            return await waitForClose(conn);
+            await peer.write(flipped(initiate, headerSize(initiate), flips));
+            return await closedOrOpen(peer);
           }
           const length = Math.floor(cut * initiate.length);
-          await write(conn, initiate.subarray(0, length));
+          await peer.write(initiate.subarray(0, length));
           return "sent";
         },
       };
     case 7:
       return {
         kind: "replayed commands",
-        play: async (conn, t) => {
+        play: async (peer, t) => {
           const { captured } = t;
           if (variant === 0) {
             // A good client's whole stream, again, on a new connection.
-            await write(
-              conn,
+            await peer.write(
               concat(
                 captured.greeting,
                 captured.hello,
@@ -246,20 +250,19 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
           } else if (variant === 1) {
             // A fresh HELLO, then another connection's INITIATE.
             const mechanism = await clientMechanism(t.admitted, t.serverKey);
-            await untilWelcome(conn, mechanism);
-            await write(conn, captured.initiate);
+            await untilWelcome(peer, mechanism);
+            await peer.write(captured.initiate);
           } else if (variant === 2) {
             // The same HELLO twice.
             const hello = await helloFor(t);
-            await write(conn, concat(CURVE_GREETING, hello, hello));
+            await peer.write(concat(CURVE_GREETING, hello, hello));
           } else {
             // Another connection's HELLO and INITIATE.
-            await write(
-              conn,
+            await peer.write(
               concat(captured.greeting, captured.hello, captured.initiate),
             );
           }
-          return await readyOrClosed(conn);
+          return await readyOrClosed(peer);
         },
       };
     case 8: {
@@ -268,23 +271,21 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
         (_, i) =>
           (variant + i) % 2 === 0
             ? encodeCommand("MESSAGE", bytes(8 + int(100)))
-            : concat(
-              new Uint8Array([0, 8 + 24]),
-              text.encode("\x07MESSAGE"),
-              bytes(24),
-            ),
+            : messageFrame(bytes(24)),
       );
-      return closes("MESSAGE frames before INITIATE", async (t) => {
-        return concat(CURVE_GREETING, await helloFor(t), ...frames);
-      });
+      return inOneGo(
+        "MESSAGE frames before INITIATE",
+        "await close",
+        async (t) => concat(CURVE_GREETING, await helloFor(t), ...frames),
+      );
     }
     case 9: {
       const random = bytes(8 + 25);
       return {
         kind: "forged MESSAGE after a complete handshake",
-        play: async (conn, t) => {
+        play: async (peer, t) => {
           const mechanism = await clientMechanism(t.admitted, t.serverKey);
-          const driver = await CurveDriver.open(conn, mechanism, 10_000);
+          const driver = await CurveDriver.open(peer.conn, mechanism, 10_000);
           let forged: Uint8Array;
           if (variant === 0) {
             // A valid request with its box tampered with (past the header,
@@ -292,19 +293,10 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
             forged = flipped(boxed(mechanism, [String(small)]), 18, flips);
           } else if (variant === 1) {
             // Random octets in a MESSAGE's shape.
-            forged = concat(
-              new Uint8Array([0, 8 + random.length]),
-              text.encode("\x07MESSAGE"),
-              random,
-            );
+            forged = messageFrame(random);
           } else if (variant === 2) {
             // Shorter than a MESSAGE can be.
-            const rest = random.subarray(0, small % 25);
-            forged = concat(
-              new Uint8Array([0, 8 + rest.length]),
-              text.encode("\x07MESSAGE"),
-              rest,
-            );
+            forged = messageFrame(random.subarray(0, small % 25));
           } else {
             // A command or message frame of random octets.
             forged = concat(
@@ -320,9 +312,9 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
     case 10:
       return {
         kind: "replayed MESSAGE after a complete handshake",
-        play: async (conn, t) => {
+        play: async (peer, t) => {
           const mechanism = await clientMechanism(t.admitted, t.serverKey);
-          const driver = await CurveDriver.open(conn, mechanism, 10_000);
+          const driver = await CurveDriver.open(peer.conn, mechanism, 10_000);
           const request = boxed(mechanism, ["", String(small)]);
           await driver.sendRaw(request);
           const [, reply] = await driver.receive(10_000);
@@ -338,11 +330,11 @@ export function hostileCurveInput(rand: () => number): HostileCurveInput {
     default:
       return {
         kind: "unknown client key",
-        play: async (conn, t) => {
+        play: async (peer, t) => {
           const stranger = await generateKeyPair();
           const mechanism = await clientMechanism(stranger, t.serverKey);
           try {
-            const driver = await CurveDriver.open(conn, mechanism, 10_000);
+            const driver = await CurveDriver.open(peer.conn, mechanism, 10_000);
             driver.close();
             return "answered";
           } catch (error) {
@@ -376,32 +368,30 @@ function flipped(frame: Uint8Array, from: number, flips: Flip[]): Uint8Array {
   return out;
 }
 
-// An input that is written in one go; the connection is then dropped.
-function sendOnly(
+// An input written in one go; then the connection is dropped ("sent"), or
+// held until the server closes it, as it must.
+function inOneGo(
   kind: string,
+  then: "drop" | "await close",
   build: (target: CurveTarget) => Uint8Array | Promise<Uint8Array>,
 ): HostileCurveInput {
   return {
     kind,
-    play: async (conn, target) => {
-      await write(conn, await build(target));
-      return "sent";
+    play: async (peer, target) => {
+      await peer.write(await build(target));
+      return then === "drop" ? "sent" : await closedOrOpen(peer);
     },
   };
 }
 
-// An input written in one go that the server must answer by closing.
-function closes(
-  kind: string,
-  build: (target: CurveTarget) => Uint8Array | Promise<Uint8Array>,
-): HostileCurveInput {
-  return {
-    kind,
-    play: async (conn, target) => {
-      await write(conn, await build(target));
-      return await waitForClose(conn);
-    },
-  };
+// A MESSAGE command's body in a message frame (flags 0), as ZMTP 3.0 framed
+// MESSAGE; short, so `data` is at most 247 octets.
+function messageFrame(data: Uint8Array): Uint8Array {
+  return concat(
+    Uint8Array.of(0, 8 + data.length),
+    new TextEncoder().encode("\x07MESSAGE"),
+    data,
+  );
 }
 
 async function helloFor(
@@ -428,104 +418,36 @@ function boxed(mechanism: CurveMechanism, parts: string[]): Uint8Array {
 // Greets, sends HELLO, reads the server's greeting and WELCOME, and returns
 // the INITIATE that answers it (not sent).
 async function untilWelcome(
-  conn: Deno.Conn,
+  peer: RawPeer,
   mechanism: CurveMechanism,
 ): Promise<Uint8Array> {
-  await write(conn, concat(CURVE_GREETING, mechanism.nextCommand()!));
-  const decoder = new FrameDecoder({
-    maxMessageFrame: 1 << 16,
-    maxCommandFrame: 1 << 16,
-  });
-  const buffer = new Uint8Array(4096);
-  let greeting = 0;
-  let welcome: Uint8Array | undefined;
-  const read = async () => {
-    while (welcome === undefined) {
-      const n = await conn.read(buffer);
-      if (n === null) throw new Error("closed before WELCOME");
-      let chunk = buffer.subarray(0, n);
-      if (greeting < GREETING_SIZE) {
-        const take = Math.min(GREETING_SIZE - greeting, chunk.length);
-        greeting += take;
-        chunk = chunk.subarray(take);
-      }
-      decoder.push(chunk, {
-        frame: (_flags, body) => {
-          const { name, data } = parseCommand(body);
-          if (name !== "WELCOME") throw new Error(`got ${name}, not WELCOME`);
-          welcome = data.slice();
-        },
-      });
-    }
-  };
-  await within(read(), 10_000, "WELCOME");
-  mechanism.receive("WELCOME", welcome!);
+  await peer.write(concat(CURVE_GREETING, mechanism.nextCommand()!));
+  const welcome = await peer.next(10_000);
+  if (welcome.kind !== "command" || welcome.name !== "WELCOME") {
+    throw new Error(`got ${JSON.stringify(welcome)}, not WELCOME`);
+  }
+  mechanism.receive("WELCOME", welcome.data);
   return mechanism.nextCommand()!;
 }
 
-async function write(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-// Reads and discards until the server closes (or resets) the connection.
-async function waitForClose(conn: Deno.Conn): Promise<Outcome> {
-  const buffer = new Uint8Array(4096);
-  const drain = async (): Promise<Outcome> => {
-    try {
-      while (await conn.read(buffer) !== null) {
-        // The server's greeting and WELCOME, say; then it must close.
-      }
-    } catch {
-      // Reset: closed too.
-    }
-    return "closed";
-  };
-  try {
-    return await within(drain(), CLOSE_WAIT, "close");
-  } catch {
-    return "still open";
-  }
+// "closed" once the server closes (or resets) the connection, reading and
+// discarding what it sends until then; "still open" if it does not.
+async function closedOrOpen(peer: RawPeer): Promise<Outcome> {
+  return await peer.closedByPeer(CLOSE_WAIT) ? "closed" : "still open";
 }
 
 // After replayed handshake commands: "answered" if the server sends READY
-// or any MESSAGE (it accepted them), else "closed" once it closes.
-async function readyOrClosed(conn: Deno.Conn): Promise<Outcome> {
-  const decoder = new FrameDecoder({
-    maxMessageFrame: 1 << 16,
-    maxCommandFrame: 1 << 16,
-  });
-  const buffer = new Uint8Array(4096);
-  let greeting = 0;
-  let accepted = false;
-  const read = async (): Promise<Outcome> => {
-    try {
-      while (!accepted) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        let chunk = buffer.subarray(0, n);
-        if (greeting < GREETING_SIZE) {
-          const take = Math.min(GREETING_SIZE - greeting, chunk.length);
-          greeting += take;
-          chunk = chunk.subarray(take);
-        }
-        decoder.push(chunk, {
-          frame: (flags, body) => {
-            if (!(flags & COMMAND) || parseCommand(body).name !== "WELCOME") {
-              accepted = true;
-            }
-          },
-        });
-      }
-    } catch {
-      // Reset: closed.
-    }
-    return accepted ? "answered" : "closed";
-  };
+// or any MESSAGE (anything but WELCOME: it accepted them), else "closed"
+// once it closes.
+async function readyOrClosed(peer: RawPeer): Promise<Outcome> {
+  const deadline = Date.now() + CLOSE_WAIT;
   try {
-    return await within(read(), CLOSE_WAIT, "close");
-  } catch {
-    return "still open";
+    while (true) {
+      const item = await peer.next(deadline - Date.now());
+      if (item.kind !== "command" || item.name !== "WELCOME") return "answered";
+    }
+  } catch (error) {
+    return /no result within/.test(String(error)) ? "still open" : "closed";
   }
 }
 
@@ -549,10 +471,10 @@ export async function playAndDrop(
   target: CurveTarget,
   lingerMs = 0,
 ): Promise<Outcome> {
-  let conn: Deno.TcpConn | undefined;
+  let peer: RawPeer | undefined;
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port: target.port });
-    const outcome = await input.play(conn, target);
+    peer = await RawPeer.connect(target.port);
+    const outcome = await input.play(peer, target);
     if (lingerMs > 0) await sleep(lingerMs);
     return outcome;
   } catch (error) {
@@ -565,10 +487,6 @@ export async function playAndDrop(
     }
     return "closed";
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
+    peer?.close();
   }
 }

@@ -18,7 +18,8 @@
  * @module
  */
 
-import { concat } from "./_hostile.ts";
+import { framedSize, LONG, MORE, writeFrame } from "../lib/zmtp/frame.ts";
+import { concat, dealerRequest } from "./_hostile.ts";
 
 /** The first ten octets of every 2.0 greeting, as JeroMQ and libzmq send. */
 export const SIGNATURE_V2: readonly number[] = [
@@ -47,20 +48,25 @@ export const SOCKET_TYPE = {
   PUSH: 0x08,
 } as const;
 
-const MORE = 0x01;
-const LONG = 0x02;
-
-/** One 2.0 frame: short when the body is under 256 octets, unless `long`. */
+/**
+ * One 2.0 frame, which is a 3.x message frame: short when the body is under
+ * 256 octets, unless `long`.
+ */
 export function encodeFrameV2(
   body: Uint8Array,
   more: boolean,
-  long = body.length > 255,
+  long = false,
 ): Uint8Array {
-  const flags = (more ? MORE : 0) | (long ? LONG : 0);
-  if (!long) return concat(Uint8Array.of(flags, body.length), body);
-  const size = new Uint8Array(8);
-  new DataView(size.buffer).setBigUint64(0, BigInt(body.length));
-  return concat(Uint8Array.of(flags), size, body);
+  const flags = more ? MORE : 0;
+  if (long) {
+    // writeFrame picks the short form by size; a long one is made here.
+    const size = new Uint8Array(8);
+    new DataView(size.buffer).setBigUint64(0, BigInt(body.length));
+    return concat(Uint8Array.of(flags | LONG), size, body);
+  }
+  const frame = new Uint8Array(framedSize(body.length));
+  writeFrame(frame, 0, flags, body);
+  return frame;
 }
 
 /** A 2.0 greeting: signature, revision 1, socket type, identity frame. */
@@ -75,21 +81,14 @@ export function greetingV2(
   );
 }
 
-/** A REQ's request on 2.0: the empty delimiter, then the body. */
-export function requestV2(body: string): Uint8Array {
-  return concat(
-    encodeFrameV2(new Uint8Array(0), true),
-    encodeFrameV2(new TextEncoder().encode(body), false),
-  );
-}
-
 /** One hostile 2.0 input, and the family it belongs to. */
 export function hostileZmtp2Input(
   rand: () => number,
 ): { kind: string; bytes: Uint8Array } {
   const int = (n: number) => Math.floor(rand() * n);
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
-  const request = () => requestV2(String(rand()));
+  // A REQ's request on 2.0 has the same octets as on 3.x.
+  const request = () => dealerRequest(String(rand()));
   switch (int(8)) {
     case 0: {
       const greeting = greetingV2();

@@ -19,6 +19,40 @@ import { within } from "./_process.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
+/** Writes all of `bytes`: one write may take only part of them. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    at += await conn.write(bytes.subarray(at));
+  }
+}
+
+/** Closes `resource` (if any), which may be closed already. */
+export function closeQuietly(resource: { close(): void } | undefined): void {
+  try {
+    resource?.close();
+  } catch {
+    // Closed already.
+  }
+}
+
+/**
+ * Reads and ignores whatever comes until the connection ends: closed or
+ * reset by the peer, or closed here.
+ */
+export async function drain(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  try {
+    while ((await conn.read(buffer)) !== null) {
+      // Whatever the peer says is ignored.
+    }
+  } catch {
+    // Reset, or closed here.
+  }
+}
+
 /** A frame or command read from the peer. */
 export type Received =
   | { kind: "message"; parts: Uint8Array[] }
@@ -55,10 +89,7 @@ export class RawPeer {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.conn.write(bytes.subarray(written));
-    }
+    await writeAll(this.conn, bytes);
   }
 
   /** Greets and sends READY as `socketType`, then waits for the peer's READY. */
@@ -164,11 +195,7 @@ export class RawPeer {
   }
 
   close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(this.conn);
   }
 
   [Symbol.dispose](): void {

@@ -246,7 +246,7 @@ Deno.test(`handshake timeout: unfinished greetings and handshakes are closed by 
     "the trickled greeting",
   );
   peers.push(["a greeting trickled an octet every 100 ms", greeting]);
-  ends.push({ ...trickled, pinged: false });
+  ends.push(trickled);
   console.log(
     `handshake timeout: ${
       peers.map(([what], i) =>

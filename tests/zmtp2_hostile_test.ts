@@ -7,28 +7,17 @@ import assert from "node:assert/strict";
 import {
   freePort,
   runClient,
-  sleep,
   startServer,
   startTutorialServer,
 } from "./_process.ts";
 import {
   greetingV2,
   hostileZmtp2Input,
-  requestV2,
   SIGNATURE_V2,
   SOCKET_TYPE,
 } from "./_hostile_zmtp2.ts";
+import { dealerRequest, random, sendAndDrop } from "./_hostile.ts";
 import { requireJeromq, runJeromqReq } from "./_jeromq.ts";
-
-// mulberry32, so that a failure can be replayed from its seed.
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS = [
   "truncated 2.0 greeting",
@@ -47,7 +36,7 @@ Deno.test("a 2.0 greeting and request are the octets JeroMQ 0.3.6 sends", () => 
     [...SIGNATURE_V2, 0x01, 0x03, 0x00, 0x00],
   );
   assert.deepEqual(
-    [...requestV2("100")],
+    [...dealerRequest("100")],
     [0x01, 0x00, 0x00, 0x03, 0x31, 0x30, 0x30],
   );
 });
@@ -80,32 +69,13 @@ Deno.test("hostileZmtp2Input gives every kind, the same for the same seed", () =
   }
 });
 
-async function sendAndDrop(port: number, bytes: Uint8Array): Promise<void> {
-  let conn: Deno.TcpConn | undefined;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    for (let at = 0; at < bytes.length;) {
-      at += await conn.write(bytes.subarray(at));
-    }
-    await sleep(5);
-  } catch {
-    // The server dropping us, mid-write or before, is a fine outcome.
-  } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Closed already.
-    }
-  }
-}
-
 /** Sends `count` hostile inputs from `seed`, eight connections at a time. */
 async function attack(port: number, seed: number, count: number) {
   const rand = random(seed);
   const inputs = Array.from({ length: count }, () => hostileZmtp2Input(rand));
   for (let i = 0; i < inputs.length; i += 8) {
     await Promise.all(
-      inputs.slice(i, i + 8).map((input) => sendAndDrop(port, input.bytes)),
+      inputs.slice(i, i + 8).map((input) => sendAndDrop(port, input.bytes, 5)),
     );
   }
 }

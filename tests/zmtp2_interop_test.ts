@@ -32,7 +32,8 @@ import {
   startJeromqProxy,
   startJeromqRep,
 } from "./_jeromq.ts";
-import { RawListener } from "./_raw_peer.ts";
+import { SIGNATURE_V2, SOCKET_TYPE } from "./_hostile_zmtp2.ts";
+import { RawListener, writeAll } from "./_raw_peer.ts";
 import { logLine, PROMPT, replyFor } from "../lib/protocol.ts";
 
 const REQUESTS = INTEROP_REQUESTS;
@@ -58,10 +59,8 @@ function logLines(stdout: string): string[] {
 
 // --- What JeroMQ 0.3.6 puts on the wire --------------------------------------
 
-const SIGNATURE_V2 = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f];
-const REQ = 0x03;
-const REP = 0x04;
-const bytes = (...parts: (number[] | string)[]) =>
+const { REQ, REP } = SOCKET_TYPE;
+const bytes = (...parts: (readonly number[] | string)[]) =>
   Uint8Array.from(
     parts.flatMap((p) =>
       typeof p === "string" ? [...new TextEncoder().encode(p)] : p
@@ -83,10 +82,6 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
     `reading ${n} octets`,
   );
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
 }
 
 Deno.test("JeroMQ 0.3.6's REQ speaks ZMTP/2.0: signature, then revision 1 and type REQ, then identity and request", async () => {

@@ -9,7 +9,7 @@
 
 import { encodeErrorCommand } from "../../lib/zmtp/mechanism.ts";
 import { encodeGreeting } from "../../lib/zmtp/greeting.ts";
-import { RawPeer } from "../_raw_peer.ts";
+import { closeQuietly, drain, RawPeer, writeAll } from "../_raw_peer.ts";
 import { within } from "../_process.ts";
 
 /** What the server does with each connection; resolves when done with it. */
@@ -76,26 +76,6 @@ export class RawServer implements AsyncDisposable {
   }
 }
 
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Closed already.
-  }
-}
-
-/** Reads until the peer closes (or the connection is closed here). */
-export async function drain(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(4096);
-  try {
-    while ((await conn.read(buffer)) !== null) {
-      // Whatever the peer says is ignored.
-    }
-  } catch {
-    // Closed here.
-  }
-}
-
 /** Reads at least `count` octets (what a peer sends first). */
 async function readAtLeast(conn: Deno.Conn, count: number): Promise<void> {
   const buffer = new Uint8Array(4096);
@@ -104,12 +84,6 @@ async function readAtLeast(conn: Deno.Conn, count: number): Promise<void> {
     const n = await conn.read(buffer);
     if (n === null) throw new Error("closed by the peer");
     have += n;
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) {
-    at += await conn.write(bytes.subarray(at));
   }
 }
 
