@@ -13,6 +13,7 @@
 
 import {
   type Finished,
+  listening,
   Proc,
   type ProcOptions,
   ROOT,
@@ -126,20 +127,9 @@ export async function startJeromqRep(
   multiplier: number,
   port = 0,
 ): Promise<RunningServer> {
-  const server = jeromq("RepServer", [String(multiplier), String(port)]);
-  try {
-    const [, bound] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
-    return {
-      server,
-      port: Number(bound),
-      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
-    };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  return await listening(
+    jeromq("RepServer", [String(multiplier), String(port)]),
+  );
 }
 
 /**

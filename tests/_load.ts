@@ -7,13 +7,7 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
-import {
-  listening,
-  Proc,
-  ROOT,
-  type RunningServer,
-  startServer,
-} from "./_process.ts";
+import { type RunningServer, startServer } from "./_process.ts";
 
 /** The message limit of {@link startTarget}'s server. */
 export const TARGET_MAX_MESSAGE_SIZE = 65536;
@@ -46,16 +40,8 @@ export async function startTarget(
     String(TARGET_MAX_MESSAGE_SIZE),
     ...extra,
   ];
-  if (v8Flags === undefined) return await startServer(args);
-  return await listening(
-    new Proc(Deno.execPath(), [
-      "run",
-      "--allow-net",
-      `--v8-flags=${v8Flags}`,
-      `${ROOT}server.ts`,
-      ...args,
-    ]),
-  );
+  const flags = v8Flags === undefined ? [] : [`--v8-flags=${v8Flags}`];
+  return await startServer(args, { flags });
 }
 
 /** A switch that tells long-running loops to stop. */

@@ -292,17 +292,38 @@ export class Proc {
 
 const DENO = Deno.execPath();
 
-/** Runs a script of ours under the current Deno with only network access. */
+/** Options for {@link deno}: a {@link Proc}'s, and Deno's own flags. */
+export interface DenoOptions extends ProcOptions {
+  /**
+   * Deno flags after `--allow-net`, before the script: more permissions
+   * (`--allow-read=DIR`), `--v8-flags=...`, `--preload FILE`.
+   */
+  flags?: readonly string[];
+}
+
+/**
+ * The arguments of `deno run --allow-net FLAGS ROOT/SCRIPT ARGS`: what
+ * {@link deno} runs, and what Lab.deno (tests/_netns.ts) runs in a host.
+ */
+export function denoArgs(
+  script: string,
+  args: readonly string[],
+  flags: readonly string[] = [],
+): string[] {
+  return ["run", "--allow-net", ...flags, `${ROOT}${script}`, ...args];
+}
+
+/**
+ * Runs a script of ours under the current Deno with network access, and
+ * whatever else `options.flags` grants.
+ */
 export function deno(
   script: string,
   args: string[],
-  options?: ProcOptions,
+  options: DenoOptions = {},
 ): Proc {
-  return new Proc(
-    DENO,
-    ["run", "--allow-net", `${ROOT}${script}`, ...args],
-    options,
-  );
+  const { flags, ...procOptions } = options;
+  return new Proc(DENO, denoArgs(script, args, flags), procOptions);
 }
 
 /** Our server, started and listening; dispose of it to stop it. */
@@ -314,20 +335,22 @@ export interface RunningServer extends AsyncDisposable {
 /** Starts our server and waits for its first line; returns the port it bound. */
 export function startServer(
   args: string[],
-  options?: ProcOptions,
+  options?: DenoOptions,
 ): Promise<RunningServer> {
   return listening(deno("server.ts", args, options));
 }
 
 /**
- * Waits for a server.ts process, however started, to print the port it
- * bound; stops it if it does not.
+ * Waits for a server, however started, to print the port it bound (the
+ * first group of `pattern`; by default server.ts's first line, which the
+ * tutorial's and JeroMQ's servers print too); stops it if it does not.
  */
-export async function listening(server: Proc): Promise<RunningServer> {
+export async function listening(
+  server: Proc,
+  pattern: RegExp = /Waiting for clients on port '(\d+)'/,
+): Promise<RunningServer> {
   try {
-    const [, port] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
+    const [, port] = await server.waitFor(pattern);
     return {
       server,
       port: Number(port),
