@@ -27,7 +27,13 @@
  * @module
  */
 
-import { Proc, type ProcOptions, pythonWithZmq, ROOT } from "./_process.ts";
+import {
+  denoArgs,
+  Proc,
+  type ProcOptions,
+  pythonWithZmq,
+  ROOT,
+} from "./_process.ts";
 
 /** Every namespace of ours is named `${PREFIX}-${pid}-${n}-${host}`. */
 export const PREFIX = "mlab";
@@ -440,12 +446,7 @@ export class Lab implements AsyncDisposable {
     args: string[],
     options?: ProcOptions,
   ): Proc {
-    return this.run(
-      host,
-      DENO,
-      ["run", "--allow-net", `${ROOT}${script}`, ...args],
-      options,
-    );
+    return this.run(host, DENO, denoArgs(script, args), options);
   }
 
   /**
