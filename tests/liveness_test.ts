@@ -7,7 +7,7 @@
  * tests/liveness_netns_test.ts.
  */
 import assert from "node:assert/strict";
-import { Reply, type SocketEvent } from "../lib/zmtp/mod.ts";
+import type { SocketEvent } from "../lib/zmtp/mod.ts";
 import { blackholeEndpoint } from "./_netns.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import {
@@ -19,6 +19,7 @@ import {
   runClient,
   startServer,
 } from "./_process.ts";
+import { boundReply } from "./_sockets.ts";
 
 Deno.test("client.ts against a host that drops connection requests: one line, exit 1, well under 2 s", async () => {
   await using hole = await blackholeEndpoint();
@@ -163,18 +164,15 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
   // loop waits on its writes most of the time, and must still count the
   // peer alive (RFC 37: any traffic is a sign of life).
   const events: SocketEvent[] = [];
-  const reply = new Reply({
+  const big = "x".repeat(60_000);
+  const rep = await boundReply({
     heartbeatInterval: 300,
     heartbeatTimeout: 300,
     onEvent: (event) => {
       if (event.type === "disconnected" && event.error) events.push(event);
     },
-  });
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  const big = "x".repeat(60_000);
-  void reply.serve(() => big);
-  const port = Number(endpoint.split(":").pop());
-  using peer = await RawPeer.connect(port);
+  }, () => big);
+  using peer = await RawPeer.connect(rep.port);
   await peer.handshake("DEALER");
   const slow = new Uint8Array(65536);
   // A hundred requests at once: six megabytes of replies fill the
@@ -197,7 +195,7 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
-    await reply.close();
+    await rep[Symbol.asyncDispose]();
   }
   assert.ok(sent >= 110, `${sent} requests sent`);
   assert.deepEqual(events, []);
