@@ -119,6 +119,12 @@ export interface ProcOptions {
   input?: string | Uint8Array;
   /** Keep stdin open for {@link Proc.write}. */
   interactiveStdin?: boolean;
+  /**
+   * Leave stdout on a pipe that nothing reads, so that it fills and the
+   * process's writes to it block ({@link Proc.stdout} stays empty); it is
+   * closed once the process has ended.
+   */
+  unreadStdout?: boolean;
   env?: Record<string, string>;
   cwd?: string;
 }
@@ -132,6 +138,7 @@ export class Proc {
   #watchers: (() => void)[] = [];
   readonly #readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   readonly #pumps: Promise<void>;
+  readonly #unreadStdout: boolean;
   #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #status: Deno.CommandStatus | undefined;
   readonly #statusPromise: Promise<Deno.CommandStatus>;
@@ -157,8 +164,11 @@ export class Proc {
         : options.input;
       this.#stdin!.write(bytes).then(() => this.closeStdin()).catch(() => {});
     }
+    this.#unreadStdout = options.unreadStdout ?? false;
     this.#pumps = Promise.all([
-      this.#pump(this.child.stdout, (text) => this.#stdout += text),
+      this.#unreadStdout
+        ? undefined
+        : this.#pump(this.child.stdout, (text) => this.#stdout += text),
       this.#pump(this.child.stderr, (text) => this.#stderr += text),
     ]).then(() => {});
   }
@@ -260,6 +270,7 @@ export class Proc {
       `${this.name} exiting`,
     );
     await this.closeStdin();
+    if (this.#unreadStdout) await this.child.stdout.cancel().catch(() => {});
     // Output normally ends with the process; a grandchild that inherited the
     // pipes (deno task's child, say) must not hold the test for ever.
     try {
