@@ -28,6 +28,8 @@
  */
 
 import {
+  BROKER_READY,
+  brokerArgs,
   denoArgs,
   Proc,
   type ProcOptions,
@@ -454,14 +456,12 @@ export class Lab implements AsyncDisposable {
    * `port + 1`, both on the host's address; returned once it says it is ready.
    */
   async broker(host: string, port: number): Promise<Proc> {
-    const proc = this.run(host, pythonWithZmq(), [
-      "-u",
-      `${ROOT}tests/peers/broker.py`,
-      String(port),
-      String(port + 1),
-      this.address(host),
-    ]);
-    await proc.waitFor(/broker ready/);
+    const proc = this.run(
+      host,
+      pythonWithZmq(),
+      brokerArgs(port, port + 1, this.address(host)),
+    );
+    await proc.waitFor(BROKER_READY);
     return proc;
   }
 

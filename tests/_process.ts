@@ -388,6 +388,45 @@ export async function startTutorialServer(
   return server;
 }
 
+/**
+ * Python's arguments for tests/peers/broker.py (pyzmq's zmq.proxy, a ROUTER
+ * frontend and a DEALER backend), bound on `host` (by default 127.0.0.1).
+ */
+export function brokerArgs(
+  frontend: number,
+  backend: number,
+  host?: string,
+): string[] {
+  return [
+    "-u",
+    `${ROOT}tests/peers/broker.py`,
+    String(frontend),
+    String(backend),
+    ...(host === undefined ? [] : [host]),
+  ];
+}
+
+/** What broker.py prints once both its sides are bound. */
+export const BROKER_READY = /broker ready/;
+
+/**
+ * Starts tests/peers/broker.py on 127.0.0.1 and waits until both sides are
+ * bound; stops it if they are not.
+ */
+export async function startBroker(
+  frontend: number,
+  backend: number,
+): Promise<Proc> {
+  const broker = python(brokerArgs(frontend, backend));
+  try {
+    await broker.waitFor(BROKER_READY);
+    return broker;
+  } catch (error) {
+    await broker[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 /** Runs our client over a pipe and returns how it ended. */
 export async function runClient(
   args: string[],

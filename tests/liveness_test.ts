@@ -17,6 +17,7 @@ import {
   python,
   ROOT,
   runClient,
+  startBroker,
   startServer,
 } from "./_process.ts";
 import { boundReply } from "./_sockets.ts";
@@ -120,13 +121,7 @@ Deno.test("server.ts keeps an idle libzmq peer that answers its heartbeats", asy
 Deno.test("server.ts behind zmq.proxy finds the broker frozen, reconnects when it is back, and serves again", async () => {
   const front = freePort();
   const back = freePort();
-  await using broker = python([
-    "-u",
-    `${ROOT}tests/peers/broker.py`,
-    String(front),
-    String(back),
-  ]);
-  await broker.waitFor(/broker ready/);
+  await using broker = await startBroker(front, back);
   await using server = deno("server.ts", [
     "2",
     "--connect",

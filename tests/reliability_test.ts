@@ -13,6 +13,7 @@ import {
   ROOT,
   runClient,
   sleep,
+  startBroker,
   startServer,
 } from "./_process.ts";
 
@@ -183,13 +184,7 @@ Deno.test("a request whose server dies is retried on another; every reply matche
 Deno.test("servers behind a libzmq broker (zmq.proxy): kill one, every request still answered", async () => {
   const frontend = freePort();
   const backend = freePort();
-  await using broker = python([
-    "-u",
-    `${ROOT}tests/peers/broker.py`,
-    String(frontend),
-    String(backend),
-  ]);
-  await broker.waitFor(/broker ready/);
+  await using _broker = await startBroker(frontend, backend);
   const servers = [
     deno("server.ts", ["2", "--connect", `tcp://127.0.0.1:${backend}`]),
     deno("server.ts", ["2", "--connect", `tcp://127.0.0.1:${backend}`]),
