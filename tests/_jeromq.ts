@@ -54,11 +54,6 @@ function whyMissing(): string | null {
   return missing;
 }
 
-/** True when Debian's JeroMQ and a JDK are installed (tools/setup). */
-export function jeromqAvailable(): boolean {
-  return whyMissing() === null;
-}
-
 /** Throws one clear line when the JeroMQ peers cannot run. */
 export function requireJeromq(): void {
   const why = whyMissing();

@@ -306,7 +306,6 @@ export class Lab implements AsyncDisposable {
   readonly hosts: readonly string[];
   readonly #created: string[] = [];
   readonly #procs: Proc[] = [];
-  readonly #cut = new Set<string>();
   #disposed = false;
 
   private constructor(hosts: string[]) {
@@ -545,7 +544,6 @@ export class Lab implements AsyncDisposable {
       port(this.#check(host)),
       "nomaster",
     ]);
-    this.#cut.add(host);
   }
 
   /** Puts `host`'s port back on the bridge: frames flow at once. */
@@ -559,12 +557,6 @@ export class Lab implements AsyncDisposable {
       "master",
       BRIDGE,
     ]);
-    this.#cut.delete(host);
-  }
-
-  /** Whether `host` is cut now. */
-  isCut(host: string): boolean {
-    return this.#cut.has(this.#check(host));
   }
 
   /** Stops what run() started, then removes every namespace of the lab. */
