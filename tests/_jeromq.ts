@@ -20,7 +20,7 @@ import {
   type RunningServer,
 } from "./_process.ts";
 
-export const JEROMQ_JAR = "/usr/share/java/jeromq.jar";
+const JEROMQ_JAR = "/usr/share/java/jeromq.jar";
 const PEERS = `${ROOT}tests/peers/jeromq/`;
 // UTF-8 arguments and output whatever the caller's locale. The class path
 // goes in the environment, and the programs run from their own directory,
@@ -66,7 +66,7 @@ export function requireJeromq(): void {
 }
 
 /** Runs one of tests/peers/jeromq/*.java under Java. */
-export function jeromq(
+function jeromq(
   program: "ReqClient" | "RepServer" | "Proxy",
   args: string[],
   options: ProcOptions = {},

@@ -155,7 +155,7 @@ export interface RssSample {
 }
 
 /** The least-squares slope of `kib` against `s`, in KiB/s. */
-export function leastSquaresSlope(samples: readonly RssSample[]): number {
+function leastSquaresSlope(samples: readonly RssSample[]): number {
   const n = samples.length;
   if (n < 2) return NaN;
   const ms = samples.reduce((a, x) => a + x.s, 0) / n;

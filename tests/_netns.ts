@@ -40,7 +40,7 @@ import {
 /** Every namespace of ours is named `${PREFIX}-${pid}-${n}-${host}`. */
 export const PREFIX = "mlab";
 /** The hosts of a lab unless {@link LabOptions.hosts} says otherwise. */
-export const DEFAULT_HOSTS = ["broker", "server1", "server2", "client"];
+const DEFAULT_HOSTS = ["broker", "server1", "server2", "client"];
 
 const NET = "10.231.0"; // a /24 inside each lab, and only there
 const VOID_HOST = 254; // the blackhole's last octet
@@ -195,7 +195,7 @@ async function removeNamespaces(names: string[]): Promise<void> {
  * killed before it could dispose of its lab); returns their names.
  * {@link Lab.create} calls it each time.
  */
-export async function sweepStaleNamespaces(): Promise<string[]> {
+async function sweepStaleNamespaces(): Promise<string[]> {
   const pidOf = (name: string) => Number(name.split("-")[1]);
   const ours = (await ourNamespaces()).filter((name) =>
     Number.isInteger(pidOf(name)) && pidOf(name) !== Deno.pid

@@ -32,7 +32,7 @@ export const INTEROP_REQUESTS: readonly string[] = [
  * A peer the tests need is not installed: the test fails with this one line,
  * which names the fix, instead of a peer's own traceback or a Deno hint.
  */
-export class SetupError extends Error {
+class SetupError extends Error {
   /** @param message what is missing and what to run */
   constructor(message: string) {
     super(message);
