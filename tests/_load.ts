@@ -44,6 +44,18 @@ export async function startTarget(
   return await startServer(args, { flags });
 }
 
+/**
+ * This process's open-files limit (`ulimit -n`), or 1024 when the shell
+ * gives no number; a connection needs a descriptor on both sides, so tests
+ * that open many stay under it.
+ */
+export async function openFilesLimit(): Promise<number> {
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", "ulimit -n"],
+  }).output();
+  return Number(new TextDecoder().decode(stdout)) || 1024;
+}
+
 /** A switch that tells long-running loops to stop. */
 export interface StopSwitch {
   /** Resolves when {@link StopSwitch.stop} is called. */

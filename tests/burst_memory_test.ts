@@ -27,7 +27,7 @@
  */
 import assert from "node:assert/strict";
 import { dealerRequest } from "./_hostile.ts";
-import { memoryKiB } from "./_load.ts";
+import { memoryKiB, openFilesLimit } from "./_load.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import {
   type Proc,
@@ -37,12 +37,7 @@ import {
   within,
 } from "./_process.ts";
 
-const FD_LIMIT = Number(
-  new TextDecoder().decode(
-    (await new Deno.Command("sh", { args: ["-c", "ulimit -n"] }).output())
-      .stdout,
-  ),
-) || 1024;
+const FD_LIMIT = await openFilesLimit();
 const WANTED = 1000;
 // A descriptor per connection on each side; the server and this test each
 // have the limit, and need a few score of descriptors besides.
