@@ -35,6 +35,7 @@ import {
   type ProcOptions,
   pythonWithZmq,
   ROOT,
+  sleep,
 } from "./_process.ts";
 
 /** Every namespace of ours is named `${PREFIX}-${pid}-${n}-${host}`. */
@@ -270,7 +271,7 @@ export async function waitForSockets(
         }`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -33,6 +33,7 @@ import {
   type Proc,
   ROOT,
   type RunningServer,
+  sleep,
   startServer,
   within,
 } from "./_process.ts";
@@ -103,7 +104,7 @@ async function settledRss(pid: number): Promise<number> {
   let lowAt = Date.now();
   const start = lowAt;
   while (Date.now() - lowAt < 2000 && Date.now() - start < 10_000) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     const { rss } = await memoryKiB(pid);
     if (rss < low) {
       low = rss;

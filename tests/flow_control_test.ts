@@ -28,6 +28,7 @@ import {
   deno,
   listening,
   type RunningServer,
+  sleep,
   startServer,
 } from "./_process.ts";
 import { STYLES } from "./peers/rep_styles.ts";
@@ -58,7 +59,6 @@ function startTarget(style: string): Promise<RunningServer> {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const mib = (kib: number) => (kib / 1024).toFixed(1);
-const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const style of ["server.ts", ...STYLES]) {
   Deno.test(`flow control (${style}): ${HOSTILE_PEERS} DEALERs that never read their replies: memory bounded, a good client served`, async () => {
@@ -78,11 +78,11 @@ for (const style of ["server.ts", ...STYLES]) {
           Date.now() - warm < 15_000,
           `the good client got ${live.correct} replies in 15 s`,
         );
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
       }
       let baseline = 0;
       for (let i = 0; i < 5; i++) {
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
         baseline = Math.max(baseline, await rssKiB(proc.pid));
       }
       const t0 = Date.now();
@@ -92,7 +92,7 @@ for (const style of ["server.ts", ...STYLES]) {
       );
       const samples: number[] = [];
       while (Date.now() - t0 < SECONDS * 1000) {
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
         samples.push(await rssKiB(proc.pid));
       }
       running.stop();

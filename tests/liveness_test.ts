@@ -17,6 +17,7 @@ import {
   python,
   ROOT,
   runClient,
+  sleep,
   startBroker,
   startServer,
 } from "./_process.ts";
@@ -111,7 +112,7 @@ Deno.test("server.ts keeps an idle libzmq peer that answers its heartbeats", asy
   // answers each PING, so the connection stays.
   const t0 = Date.now();
   while (Date.now() - t0 < 2000) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     assert.doesNotMatch(ours.server.stderr, /dropped a silent peer/);
   }
   await idle.write("\n");
@@ -187,7 +188,7 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
           `the server closed the connection after ${sent} requests`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   } finally {
     await rep[Symbol.asyncDispose]();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Request } from "../lib/zmtp/mod.ts";
 import { emptyLoad, runGoodClients, stopSwitch } from "./_load.ts";
-import { deno, freePort, within } from "./_process.ts";
+import { deno, freePort, sleep, within } from "./_process.ts";
 
 const CLIENTS = 4;
 /** Requests answered after the first dropped line, before SIGTERM. */
@@ -51,7 +51,7 @@ Deno.test("stdout not read: replies go on, log lines are dropped and counted, SI
     await within(
       (async () => {
         while (live.correct < atFirstDrop + AFTER_DROPPING) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(50);
         }
       })(),
       60_000,
