@@ -82,6 +82,11 @@ export async function within<T>(
   }
 }
 
+/** Each value on a line of its own: a program's input or expected output. */
+export function lines(values: readonly (string | number)[]): string {
+  return values.map((value) => `${value}\n`).join("");
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -40,6 +40,7 @@ import {
 import { random } from "./_hostile.ts";
 import { jeromqReq, requireJeromq } from "./_jeromq.ts";
 import {
+  lines,
   node,
   python,
   ROOT,
@@ -55,7 +56,6 @@ const BROKER = `${ROOT}tests/peers/curve_broker.py`;
 // Numbers every peer multiplies alike (Python's float and str).
 const NUMBERS = ["100", "31415926535", "-0.5", "1e300"];
 const REPLIES = NUMBERS.map((n) => replyFor(n, 2));
-const lines = (items: string[]) => items.map((item) => `${item}\n`).join("");
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Lab, netnsAvailable, peerIs, type TcpSocket } from "./_netns.ts";
+import { lines } from "./_process.ts";
 
 const reason = await netnsAvailable();
 const PORT = 5555;
@@ -52,7 +53,7 @@ Deno.test({
         "1500",
         "--retries",
         "6",
-      ], { input: numbers.map((n) => `${n}\n`).join("") });
+      ], { input: lines(numbers) });
       const result = await client.finish(60_000);
       assert.equal(result.code, 0, result.stderr);
       const replies = result.stdout.trim().split("\n").map(Number);

@@ -22,7 +22,7 @@ import {
   tcpSockets,
   waitForSockets,
 } from "./_netns.ts";
-import type { Proc } from "./_process.ts";
+import { lines, type Proc } from "./_process.ts";
 
 const reason = await netnsAvailable();
 
@@ -86,7 +86,7 @@ labTest(
     );
     const numbers = Array.from({ length: 10 }, (_, i) => i + 1);
     const client = lab.deno("client", "client.ts", [String(PORT), broker], {
-      input: numbers.join("\n") + "\n",
+      input: lines(numbers),
     });
     const result = await client.finish(15_000);
     assert.equal(result.code, 0, result.stderr);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   deno,
   freePort,
+  lines,
   python,
   ROOT,
   runClient,
@@ -19,7 +20,6 @@ import {
 
 const numbers = (first: number, count: number) =>
   Array.from({ length: count }, (_, i) => first + i);
-const lines = (values: number[]) => values.map((v) => `${v}\n`).join("");
 const doubled = (values: number[], m = 2) =>
   values.map((v) => `${v * m}.0\n`).join("");
 
