@@ -280,6 +280,38 @@ export function peerIs(socket: TcpSocket, peer: string): boolean {
   return socket.peer === peer || socket.peer.startsWith(`${peer}:`);
 }
 
+/**
+ * Whether `socket` is an established connection to `local` (ADDR:PORT),
+ * from `peer` (ADDR:PORT or ADDR) when given, that has received a ZMTP
+ * greeting (64 octets) and more (READY).
+ */
+export function greetedAt(
+  socket: TcpSocket,
+  local: string,
+  peer?: string,
+): boolean {
+  return socket.state === "ESTAB" && socket.local === local &&
+    (peer === undefined || peerIs(socket, peer)) &&
+    Number(socket.info.match(/bytes_received:(\d+)/)?.[1] ?? 0) > 64;
+}
+
+/**
+ * Registers a test that needs a lab: where namespaces cannot be made
+ * (`reason`, from {@link netnsAvailable}), it is ignored, with the reason in
+ * its name.
+ */
+export function labTest(
+  reason: string | undefined,
+  name: string,
+  fn: () => Promise<void>,
+): void {
+  Deno.test({
+    name: reason === undefined ? name : `${name} (skipped: ${reason})`,
+    ignore: reason !== undefined,
+    fn,
+  });
+}
+
 /** Options for {@link Lab.create}. */
 export interface LabOptions {
   /**
