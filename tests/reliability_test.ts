@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   deno,
+  denoArgs,
   freePort,
   lines,
   python,
@@ -57,14 +58,13 @@ Deno.test("client.ts on a terminal returns to the prompt after giving up", async
       "100",
       "--",
       Deno.execPath(),
-      "run",
-      "--allow-net",
-      `${ROOT}client.ts`,
-      String(ours.port),
-      "--timeout",
-      "200",
-      "--retries",
-      "2",
+      ...denoArgs("client.ts", [
+        String(ours.port),
+        "--timeout",
+        "200",
+        "--retries",
+        "2",
+      ]),
     ]);
     const result = await session.finish();
     assert.equal(result.code, 0, result.stdout);
