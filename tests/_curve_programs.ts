@@ -14,11 +14,12 @@ import {
   writeCertificate,
 } from "../lib/zmtp/curve_keys.ts";
 import {
+  deno,
   type Finished,
-  Proc,
+  listening,
+  type Proc,
   type ProcOptions,
   pythonWithZmq,
-  ROOT,
 } from "./_process.ts";
 import { concat } from "./_hostile.ts";
 import { closeQuietly, writeAll } from "./_raw_peer.ts";
@@ -129,17 +130,10 @@ export function program(
   args: string[],
   options?: ProcOptions,
 ): Proc {
-  return new Proc(
-    Deno.execPath(),
-    [
-      "run",
-      "--allow-net",
-      `--allow-read=${readable}`,
-      `${ROOT}${script}`,
-      ...args,
-    ],
-    options,
-  );
+  return deno(script, args, {
+    ...options,
+    flags: [`--allow-read=${readable}`],
+  });
 }
 
 /** A server.ts that is listening; dispose of it to stop it. */
@@ -157,24 +151,18 @@ export async function startCurveServer(
   readable: string,
   args: string[],
 ): Promise<CurveServer> {
-  const server = program("server.ts", readable, ["2", "0", ...args]);
+  const running = await listening(
+    program("server.ts", readable, ["2", "0", ...args]),
+  );
   try {
-    const [, port] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
     if (args.includes("--curve-key")) {
-      await server.waitFor(/CURVE public key/, 15_000, "stderr");
+      await running.server.waitFor(/CURVE public key/, 15_000, "stderr");
     }
-    return {
-      server,
-      port: Number(port),
-      endpoint: `tcp://127.0.0.1:${port}`,
-      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
-    };
   } catch (error) {
-    await server[Symbol.asyncDispose]();
+    await running[Symbol.asyncDispose]();
     throw error;
   }
+  return { ...running, endpoint: `tcp://127.0.0.1:${running.port}` };
 }
 
 /** How a client run ended, and how long it took. */

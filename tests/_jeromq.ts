@@ -13,13 +13,14 @@
 
 import {
   type Finished,
+  listening,
   Proc,
   type ProcOptions,
   ROOT,
   type RunningServer,
 } from "./_process.ts";
 
-export const JEROMQ_JAR = "/usr/share/java/jeromq.jar";
+const JEROMQ_JAR = "/usr/share/java/jeromq.jar";
 const PEERS = `${ROOT}tests/peers/jeromq/`;
 // UTF-8 arguments and output whatever the caller's locale. The class path
 // goes in the environment, and the programs run from their own directory,
@@ -53,11 +54,6 @@ function whyMissing(): string | null {
   return missing;
 }
 
-/** True when Debian's JeroMQ and a JDK are installed (tools/setup). */
-export function jeromqAvailable(): boolean {
-  return whyMissing() === null;
-}
-
 /** Throws one clear line when the JeroMQ peers cannot run. */
 export function requireJeromq(): void {
   const why = whyMissing();
@@ -70,7 +66,7 @@ export function requireJeromq(): void {
 }
 
 /** Runs one of tests/peers/jeromq/*.java under Java. */
-export function jeromq(
+function jeromq(
   program: "ReqClient" | "RepServer" | "Proxy",
   args: string[],
   options: ProcOptions = {},
@@ -126,20 +122,9 @@ export async function startJeromqRep(
   multiplier: number,
   port = 0,
 ): Promise<RunningServer> {
-  const server = jeromq("RepServer", [String(multiplier), String(port)]);
-  try {
-    const [, bound] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
-    return {
-      server,
-      port: Number(bound),
-      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
-    };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  return await listening(
+    jeromq("RepServer", [String(multiplier), String(port)]),
+  );
 }
 
 /**

@@ -7,13 +7,7 @@
 
 import { replyFor } from "../lib/protocol.ts";
 import { Request } from "../lib/zmtp/mod.ts";
-import {
-  listening,
-  Proc,
-  ROOT,
-  type RunningServer,
-  startServer,
-} from "./_process.ts";
+import { type RunningServer, startServer } from "./_process.ts";
 
 /** The message limit of {@link startTarget}'s server. */
 export const TARGET_MAX_MESSAGE_SIZE = 65536;
@@ -46,16 +40,20 @@ export async function startTarget(
     String(TARGET_MAX_MESSAGE_SIZE),
     ...extra,
   ];
-  if (v8Flags === undefined) return await startServer(args);
-  return await listening(
-    new Proc(Deno.execPath(), [
-      "run",
-      "--allow-net",
-      `--v8-flags=${v8Flags}`,
-      `${ROOT}server.ts`,
-      ...args,
-    ]),
-  );
+  const flags = v8Flags === undefined ? [] : [`--v8-flags=${v8Flags}`];
+  return await startServer(args, { flags });
+}
+
+/**
+ * This process's open-files limit (`ulimit -n`), or 1024 when the shell
+ * gives no number; a connection needs a descriptor on both sides, so tests
+ * that open many stay under it.
+ */
+export async function openFilesLimit(): Promise<number> {
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", "ulimit -n"],
+  }).output();
+  return Number(new TextDecoder().decode(stdout)) || 1024;
 }
 
 /** A switch that tells long-running loops to stop. */
@@ -169,7 +167,7 @@ export interface RssSample {
 }
 
 /** The least-squares slope of `kib` against `s`, in KiB/s. */
-export function leastSquaresSlope(samples: readonly RssSample[]): number {
+function leastSquaresSlope(samples: readonly RssSample[]): number {
   const n = samples.length;
   if (n < 2) return NaN;
   const ms = samples.reduce((a, x) => a + x.s, 0) / n;

@@ -27,12 +27,21 @@
  * @module
  */
 
-import { Proc, type ProcOptions, pythonWithZmq, ROOT } from "./_process.ts";
+import {
+  BROKER_READY,
+  brokerArgs,
+  denoArgs,
+  Proc,
+  type ProcOptions,
+  pythonWithZmq,
+  ROOT,
+  sleep,
+} from "./_process.ts";
 
 /** Every namespace of ours is named `${PREFIX}-${pid}-${n}-${host}`. */
 export const PREFIX = "mlab";
 /** The hosts of a lab unless {@link LabOptions.hosts} says otherwise. */
-export const DEFAULT_HOSTS = ["broker", "server1", "server2", "client"];
+const DEFAULT_HOSTS = ["broker", "server1", "server2", "client"];
 
 const NET = "10.231.0"; // a /24 inside each lab, and only there
 const VOID_HOST = 254; // the blackhole's last octet
@@ -187,7 +196,7 @@ async function removeNamespaces(names: string[]): Promise<void> {
  * killed before it could dispose of its lab); returns their names.
  * {@link Lab.create} calls it each time.
  */
-export async function sweepStaleNamespaces(): Promise<string[]> {
+async function sweepStaleNamespaces(): Promise<string[]> {
   const pidOf = (name: string) => Number(name.split("-")[1]);
   const ours = (await ourNamespaces()).filter((name) =>
     Number.isInteger(pidOf(name)) && pidOf(name) !== Deno.pid
@@ -262,13 +271,45 @@ export async function waitForSockets(
         }`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
 /** Whether `socket`'s peer is `peer` (ADDR:PORT) or on `peer` (ADDR). */
 export function peerIs(socket: TcpSocket, peer: string): boolean {
   return socket.peer === peer || socket.peer.startsWith(`${peer}:`);
+}
+
+/**
+ * Whether `socket` is an established connection to `local` (ADDR:PORT),
+ * from `peer` (ADDR:PORT or ADDR) when given, that has received a ZMTP
+ * greeting (64 octets) and more (READY).
+ */
+export function greetedAt(
+  socket: TcpSocket,
+  local: string,
+  peer?: string,
+): boolean {
+  return socket.state === "ESTAB" && socket.local === local &&
+    (peer === undefined || peerIs(socket, peer)) &&
+    Number(socket.info.match(/bytes_received:(\d+)/)?.[1] ?? 0) > 64;
+}
+
+/**
+ * Registers a test that needs a lab: where namespaces cannot be made
+ * (`reason`, from {@link netnsAvailable}), it is ignored, with the reason in
+ * its name.
+ */
+export function labTest(
+  reason: string | undefined,
+  name: string,
+  fn: () => Promise<void>,
+): void {
+  Deno.test({
+    name: reason === undefined ? name : `${name} (skipped: ${reason})`,
+    ignore: reason !== undefined,
+    fn,
+  });
 }
 
 /** Options for {@link Lab.create}. */
@@ -298,7 +339,6 @@ export class Lab implements AsyncDisposable {
   readonly hosts: readonly string[];
   readonly #created: string[] = [];
   readonly #procs: Proc[] = [];
-  readonly #cut = new Set<string>();
   #disposed = false;
 
   private constructor(hosts: string[]) {
@@ -440,12 +480,7 @@ export class Lab implements AsyncDisposable {
     args: string[],
     options?: ProcOptions,
   ): Proc {
-    return this.run(
-      host,
-      DENO,
-      ["run", "--allow-net", `${ROOT}${script}`, ...args],
-      options,
-    );
+    return this.run(host, DENO, denoArgs(script, args), options);
   }
 
   /**
@@ -453,14 +488,12 @@ export class Lab implements AsyncDisposable {
    * `port + 1`, both on the host's address; returned once it says it is ready.
    */
   async broker(host: string, port: number): Promise<Proc> {
-    const proc = this.run(host, pythonWithZmq(), [
-      "-u",
-      `${ROOT}tests/peers/broker.py`,
-      String(port),
-      String(port + 1),
-      this.address(host),
-    ]);
-    await proc.waitFor(/broker ready/);
+    const proc = this.run(
+      host,
+      pythonWithZmq(),
+      brokerArgs(port, port + 1, this.address(host)),
+    );
+    await proc.waitFor(BROKER_READY);
     return proc;
   }
 
@@ -544,7 +577,6 @@ export class Lab implements AsyncDisposable {
       port(this.#check(host)),
       "nomaster",
     ]);
-    this.#cut.add(host);
   }
 
   /** Puts `host`'s port back on the bridge: frames flow at once. */
@@ -558,12 +590,6 @@ export class Lab implements AsyncDisposable {
       "master",
       BRIDGE,
     ]);
-    this.#cut.delete(host);
-  }
-
-  /** Whether `host` is cut now. */
-  isCut(host: string): boolean {
-    return this.#cut.has(this.#check(host));
   }
 
   /** Stops what run() started, then removes every namespace of the lab. */

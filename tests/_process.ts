@@ -32,7 +32,7 @@ export const INTEROP_REQUESTS: readonly string[] = [
  * A peer the tests need is not installed: the test fails with this one line,
  * which names the fix, instead of a peer's own traceback or a Deno hint.
  */
-export class SetupError extends Error {
+class SetupError extends Error {
   /** @param message what is missing and what to run */
   constructor(message: string) {
     super(message);
@@ -82,6 +82,11 @@ export async function within<T>(
   }
 }
 
+/** Each value on a line of its own: a program's input or expected output. */
+export function lines(values: readonly (string | number)[]): string {
+  return values.map((value) => `${value}\n`).join("");
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,6 +124,12 @@ export interface ProcOptions {
   input?: string | Uint8Array;
   /** Keep stdin open for {@link Proc.write}. */
   interactiveStdin?: boolean;
+  /**
+   * Leave stdout on a pipe that nothing reads, so that it fills and the
+   * process's writes to it block ({@link Proc.stdout} stays empty); it is
+   * closed once the process has ended.
+   */
+  unreadStdout?: boolean;
   env?: Record<string, string>;
   cwd?: string;
 }
@@ -132,6 +143,7 @@ export class Proc {
   #watchers: (() => void)[] = [];
   readonly #readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   readonly #pumps: Promise<void>;
+  readonly #unreadStdout: boolean;
   #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #status: Deno.CommandStatus | undefined;
   readonly #statusPromise: Promise<Deno.CommandStatus>;
@@ -157,8 +169,11 @@ export class Proc {
         : options.input;
       this.#stdin!.write(bytes).then(() => this.closeStdin()).catch(() => {});
     }
+    this.#unreadStdout = options.unreadStdout ?? false;
     this.#pumps = Promise.all([
-      this.#pump(this.child.stdout, (text) => this.#stdout += text),
+      this.#unreadStdout
+        ? undefined
+        : this.#pump(this.child.stdout, (text) => this.#stdout += text),
       this.#pump(this.child.stderr, (text) => this.#stderr += text),
     ]).then(() => {});
   }
@@ -260,6 +275,7 @@ export class Proc {
       `${this.name} exiting`,
     );
     await this.closeStdin();
+    if (this.#unreadStdout) await this.child.stdout.cancel().catch(() => {});
     // Output normally ends with the process; a grandchild that inherited the
     // pipes (deno task's child, say) must not hold the test for ever.
     try {
@@ -292,17 +308,38 @@ export class Proc {
 
 const DENO = Deno.execPath();
 
-/** Runs a script of ours under the current Deno with only network access. */
+/** Options for {@link deno}: a {@link Proc}'s, and Deno's own flags. */
+export interface DenoOptions extends ProcOptions {
+  /**
+   * Deno flags after `--allow-net`, before the script: more permissions
+   * (`--allow-read=DIR`), `--v8-flags=...`, `--preload FILE`.
+   */
+  flags?: readonly string[];
+}
+
+/**
+ * The arguments of `deno run --allow-net FLAGS ROOT/SCRIPT ARGS`: what
+ * {@link deno} runs, and what Lab.deno (tests/_netns.ts) runs in a host.
+ */
+export function denoArgs(
+  script: string,
+  args: readonly string[],
+  flags: readonly string[] = [],
+): string[] {
+  return ["run", "--allow-net", ...flags, `${ROOT}${script}`, ...args];
+}
+
+/**
+ * Runs a script of ours under the current Deno with network access, and
+ * whatever else `options.flags` grants.
+ */
 export function deno(
   script: string,
   args: string[],
-  options?: ProcOptions,
+  options: DenoOptions = {},
 ): Proc {
-  return new Proc(
-    DENO,
-    ["run", "--allow-net", `${ROOT}${script}`, ...args],
-    options,
-  );
+  const { flags, ...procOptions } = options;
+  return new Proc(DENO, denoArgs(script, args, flags), procOptions);
 }
 
 /** Our server, started and listening; dispose of it to stop it. */
@@ -314,20 +351,22 @@ export interface RunningServer extends AsyncDisposable {
 /** Starts our server and waits for its first line; returns the port it bound. */
 export function startServer(
   args: string[],
-  options?: ProcOptions,
+  options?: DenoOptions,
 ): Promise<RunningServer> {
   return listening(deno("server.ts", args, options));
 }
 
 /**
- * Waits for a server.ts process, however started, to print the port it
- * bound; stops it if it does not.
+ * Waits for a server, however started, to print the port it bound (the
+ * first group of `pattern`; by default server.ts's first line, which the
+ * tutorial's and JeroMQ's servers print too); stops it if it does not.
  */
-export async function listening(server: Proc): Promise<RunningServer> {
+export async function listening(
+  server: Proc,
+  pattern: RegExp = /Waiting for clients on port '(\d+)'/,
+): Promise<RunningServer> {
   try {
-    const [, port] = await server.waitFor(
-      /Waiting for clients on port '(\d+)'/,
-    );
+    const [, port] = await server.waitFor(pattern);
     return {
       server,
       port: Number(port),
@@ -352,6 +391,45 @@ export async function startTutorialServer(
   ]);
   await server.waitFor(/Waiting for clients/);
   return server;
+}
+
+/**
+ * Python's arguments for tests/peers/broker.py (pyzmq's zmq.proxy, a ROUTER
+ * frontend and a DEALER backend), bound on `host` (by default 127.0.0.1).
+ */
+export function brokerArgs(
+  frontend: number,
+  backend: number,
+  host?: string,
+): string[] {
+  return [
+    "-u",
+    `${ROOT}tests/peers/broker.py`,
+    String(frontend),
+    String(backend),
+    ...(host === undefined ? [] : [host]),
+  ];
+}
+
+/** What broker.py prints once both its sides are bound. */
+export const BROKER_READY = /broker ready/;
+
+/**
+ * Starts tests/peers/broker.py on 127.0.0.1 and waits until both sides are
+ * bound; stops it if they are not.
+ */
+export async function startBroker(
+  frontend: number,
+  backend: number,
+): Promise<Proc> {
+  const broker = python(brokerArgs(frontend, backend));
+  try {
+    await broker.waitFor(BROKER_READY);
+    return broker;
+  } catch (error) {
+    await broker[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 /** Runs our client over a pipe and returns how it ended. */

@@ -27,16 +27,18 @@
  */
 import assert from "node:assert/strict";
 import { dealerRequest } from "./_hostile.ts";
-import { memoryKiB } from "./_load.ts";
+import { memoryKiB, openFilesLimit } from "./_load.ts";
 import { RawPeer } from "./_raw_peer.ts";
-import { Proc, ROOT, within } from "./_process.ts";
+import {
+  type Proc,
+  ROOT,
+  type RunningServer,
+  sleep,
+  startServer,
+  within,
+} from "./_process.ts";
 
-const FD_LIMIT = Number(
-  new TextDecoder().decode(
-    (await new Deno.Command("sh", { args: ["-c", "ulimit -n"] }).output())
-      .stdout,
-  ),
-) || 1024;
+const FD_LIMIT = await openFilesLimit();
 const WANTED = 1000;
 // A descriptor per connection on each side; the server and this test each
 // have the limit, and need a few score of descriptors besides.
@@ -59,26 +61,15 @@ interface Collected {
 }
 
 /** server.ts with the hook preloaded; dispose to stop it. */
-async function startHooked(): Promise<{ proc: Proc; port: number }> {
-  const proc = new Proc(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    "--allow-ffi",
-    "--v8-flags=--optimize-for-size,--expose-gc",
-    "--preload",
-    `${ROOT}tests/peers/gc_hook.ts`,
-    `${ROOT}server.ts`,
-    "2",
-    "0",
-    "--quiet",
-  ]);
-  try {
-    const [, port] = await proc.waitFor(/Waiting for clients on port '(\d+)'/);
-    return { proc, port: Number(port) };
-  } catch (error) {
-    await proc[Symbol.asyncDispose]();
-    throw error;
-  }
+function startHooked(): Promise<RunningServer> {
+  return startServer(["2", "0", "--quiet"], {
+    flags: [
+      "--allow-ffi",
+      "--v8-flags=--optimize-for-size,--expose-gc",
+      "--preload",
+      `${ROOT}tests/peers/gc_hook.ts`,
+    ],
+  });
 }
 
 /** Has the hook collect and trim, and reads the figures, in KiB. */
@@ -113,7 +104,7 @@ async function settledRss(pid: number): Promise<number> {
   let lowAt = Date.now();
   const start = lowAt;
   while (Date.now() - lowAt < 2000 && Date.now() - start < 10_000) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     const { rss } = await memoryKiB(pid);
     if (rss < low) {
       low = rss;
@@ -135,8 +126,8 @@ Deno.test(`burst memory: ${CONNECTIONS} connections each sending ${REQUESTS} KiB
     CONNECTIONS >= 100,
     `too few connections to measure: ${CONNECTIONS}`,
   );
-  const { proc, port } = await startHooked();
-  await using _server = proc;
+  await using hooked = await startHooked();
+  const { server: proc, port } = hooked;
   const peers: RawPeer[] = [];
   try {
     const before = await collect(proc);

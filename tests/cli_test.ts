@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   deno,
+  denoArgs,
   freePort,
   Proc,
   python,
@@ -169,10 +170,7 @@ Deno.test("client.ts on a terminal: the tutorial's prompts, and Ctrl-D exits 0 q
     "1000",
     "--",
     Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}client.ts`,
-    String(ours.port),
+    ...denoArgs("client.ts", [String(ours.port)]),
   ]);
   const result = await session.finish();
   assert.equal(result.code, 0, result.stdout);
@@ -194,10 +192,7 @@ Deno.test("client.ts on a terminal: Ctrl-C ends the prompt's line and exits 130"
     "^C",
     "--",
     Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}client.ts`,
-    String(ours.port),
+    ...denoArgs("client.ts", [String(ours.port)]),
   ]);
   const result = await session.finish();
   assert.equal(result.code, 130, result.stdout);
@@ -234,10 +229,7 @@ Deno.test("client.ts on a terminal: a line that is not UTF-8 is refused and the 
     "3",
     "--",
     Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}client.ts`,
-    String(ours.port),
+    ...denoArgs("client.ts", [String(ours.port)]),
   ]);
   const result = await session.finish();
   assert.equal(result.code, 0, result.stdout);

@@ -148,21 +148,14 @@ Deno.test({
         `${dir}/server`,
       ]).finish();
       assert.equal(keygen.code, 0, keygen.stderr);
-      await using server = new Proc(DENO, [
-        "run",
-        "--allow-net",
-        `--allow-read=${dir}`,
-        `${ROOT}server.ts`,
+      await using server = await startServer([
         "2",
         "0",
         "--curve-key",
         `${dir}/server.key_secret`,
-      ]);
-      const [, port] = await server.waitFor(
-        /Waiting for clients on port '(\d+)'/,
-      );
+      ], { flags: [`--allow-read=${dir}`] });
       const result = await client([
-        port,
+        String(server.port),
         "--timeout",
         "1000",
         "--retries",
@@ -170,7 +163,7 @@ Deno.test({
       ]);
       assertGaveUp(
         result,
-        `no reply after 2 tries: 127.0.0.1:${port} requires CURVE (give its public key with --curve-server-key)`,
+        `no reply after 2 tries: 127.0.0.1:${server.port} requires CURVE (give its public key with --curve-server-key)`,
       );
     } finally {
       await Deno.remove(dir, { recursive: true });

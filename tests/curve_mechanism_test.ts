@@ -29,6 +29,7 @@ import {
   type SocketType,
 } from "../lib/zmtp/mechanism.ts";
 import { ProtocolError } from "../lib/zmtp/errors.ts";
+import { sleep } from "./_process.ts";
 
 const serverKeys = await generateKeyPair(); // also loads libsodium
 const clientKeys = await generateKeyPair();
@@ -777,7 +778,7 @@ Deno.test("CookieKeys wipes its keys on time with no handshake to prompt it, and
   const key = keys.sealingKey();
   assert.ok(key.some((octet) => octet !== 0));
   // Two intervals and a margin: the keys' own timer must have wiped it.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   assert.ok(key.every((octet) => octet === 0), "wiped without a new call");
   keys.dispose();
 });

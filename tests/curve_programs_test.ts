@@ -39,7 +39,15 @@ import {
 } from "./_hostile_curve.ts";
 import { random } from "./_hostile.ts";
 import { jeromqReq, requireJeromq } from "./_jeromq.ts";
-import { node, python, ROOT, TUTORIAL_CLIENT, within } from "./_process.ts";
+import {
+  lines,
+  node,
+  python,
+  ROOT,
+  sleep,
+  TUTORIAL_CLIENT,
+  within,
+} from "./_process.ts";
 
 const REP_PEER = `${ROOT}tests/peers/curve_rep.py`;
 const REQ_PEER = `${ROOT}tests/peers/curve_req.py`;
@@ -48,7 +56,6 @@ const BROKER = `${ROOT}tests/peers/curve_broker.py`;
 // Numbers every peer multiplies alike (Python's float and str).
 const NUMBERS = ["100", "31415926535", "-0.5", "1e300"];
 const REPLIES = NUMBERS.map((n) => replyFor(n, 2));
-const lines = (items: string[]) => items.map((item) => `${item}\n`).join("");
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -573,7 +580,7 @@ Deno.test("the tutorial's multiply_client.py (NULL) is refused by a CURVE server
   // cannot use, a protocol error, and does not reconnect; a hang-up would
   // have had it reconnect every 100 ms. Ten of those intervals, then count.
   for (let i = 0; i < 10; i++) assert.equal(await held.ask("3"), "6.0");
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await sleep(1000);
   assert.equal(proxy.connections, 1, "one connection, not retried");
   assert.ok(tutorial.running, "the tutorial's client waits for ever");
   assert.ok(!tutorial.stdout.includes("200.0"), tutorial.stdout);

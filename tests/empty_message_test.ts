@@ -8,7 +8,7 @@
  * connection. An empty data frame is a message like any other.
  */
 import assert from "node:assert/strict";
-import { Reply, Request } from "../lib/zmtp/mod.ts";
+import { Request } from "../lib/zmtp/mod.ts";
 import { RawListener, RawPeer } from "./_raw_peer.ts";
 import {
   freePort,
@@ -18,6 +18,7 @@ import {
   startServer,
   startTutorialServer,
 } from "./_process.ts";
+import { boundReply } from "./_sockets.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -29,17 +30,8 @@ interface Server extends AsyncDisposable {
 
 /** Our Reply in this process, echoing each request. */
 async function ourReply(): Promise<Server> {
-  const reply = new Reply();
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  const serving = reply.serve((request) => request);
-  return {
-    port: Number(endpoint.split(":").pop()),
-    one: "1",
-    async [Symbol.asyncDispose]() {
-      await reply.close();
-      await serving;
-    },
-  };
+  const bound = await boundReply({}, (request) => request);
+  return { ...bound, one: "1" };
 }
 
 async function serverTs(): Promise<Server> {
@@ -79,10 +71,9 @@ Deno.test("Request.send([]) rejects with TypeError, and sends nothing: a request
 });
 
 Deno.test("Reply.send([]) rejects with TypeError, and the request can still be answered: a reply needs a data frame", async () => {
-  const reply = new Reply();
-  await using _reply = reply;
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  using req = await RawPeer.connect(Number(endpoint.split(":").pop()));
+  await using bound = await boundReply();
+  const { reply } = bound;
+  using req = await RawPeer.connect(bound.port);
   await req.handshake("REQ");
   await req.send("", "question");
   await reply.receive();
@@ -141,10 +132,9 @@ Deno.test('pyzmq\'s REQ differs: a delimiter-only reply [""] makes it close the 
 });
 
 Deno.test('our Reply hands the body of ["", ""] to its handler as one empty frame', async () => {
-  const reply = new Reply();
-  await using _reply = reply;
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  using req = await RawPeer.connect(Number(endpoint.split(":").pop()));
+  await using bound = await boundReply();
+  const { reply } = bound;
+  using req = await RawPeer.connect(bound.port);
   await req.handshake("REQ");
   await req.send("", "");
   const request = await reply.receive();

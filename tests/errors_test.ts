@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import {
   type MessageLike,
   type PeerInfo,
-  Reply,
   Request,
   type RequestHandler,
   SocketError,
@@ -19,6 +18,7 @@ import {
 } from "../lib/zmtp/mod.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import { deno, within } from "./_process.ts";
+import { boundReply } from "./_sockets.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -71,31 +71,19 @@ function remoteOf(peer: RawPeer): string {
   return `${hostname}:${port}`;
 }
 
-/** A Reply bound on loopback and serving with `handler`. */
+/** A Reply bound on loopback and serving with `handler`; its events. */
 async function serving(
   handler: RequestHandler,
   onEvent?: (event: SocketEvent) => void,
 ) {
   const events = new Events();
-  const reply = new Reply({
+  const bound = await boundReply({
     onEvent: (event) => {
       events.onEvent(event);
       onEvent?.(event);
     },
-  });
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  const port = Number(endpoint.split(":").pop());
-  const served = reply.serve(handler);
-  return {
-    reply,
-    endpoint,
-    port,
-    events,
-    async [Symbol.asyncDispose]() {
-      await reply.close();
-      await served;
-    },
-  };
+  }, handler);
+  return { ...bound, events };
 }
 
 // What a handler may do wrong, for a request whose body is "bad".
@@ -259,10 +247,9 @@ Deno.test("an onEvent callback that throws on every event: the handler's failure
 });
 
 Deno.test("Reply.send() with a bad reply rejects with TypeError, and a good send() after it still answers that request", async () => {
-  const reply = new Reply();
-  await using _reply = reply;
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  using peer = await RawPeer.connect(Number(endpoint.split(":").pop()));
+  await using bound = await boundReply();
+  const { reply } = bound;
+  using peer = await RawPeer.connect(bound.port);
   await peer.handshake("REQ");
   await peer.send("", "question");
   assert.deepEqual((await reply.receive()).map(decode), ["question"]);

@@ -24,7 +24,13 @@
 import assert from "node:assert/strict";
 import { withholdReads } from "./_hostile.ts";
 import { emptyLoad, rssKiB, runGoodClients, stopSwitch } from "./_load.ts";
-import { Proc, ROOT } from "./_process.ts";
+import {
+  deno,
+  listening,
+  type RunningServer,
+  sleep,
+  startServer,
+} from "./_process.ts";
 import { STYLES } from "./peers/rep_styles.ts";
 
 const HOSTILE_PEERS = 2;
@@ -40,40 +46,24 @@ const FLAT_BOUND_KIB = 8 * 1024;
 
 const V8_FLAGS = "--v8-flags=--optimize-for-size";
 
-async function startTarget(
-  style: string,
-): Promise<{ proc: Proc; port: number }> {
-  const [script, args, ready] = style === "server.ts"
-    ? [
-      "server.ts",
-      ["2", "0", "--quiet"],
-      /Waiting for clients on port '(\d+)'/,
-    ]
-    : ["tests/peers/rep_styles.ts", [style, "0"], /listening on port (\d+)/];
-  const proc = new Proc(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    V8_FLAGS,
-    `${ROOT}${script}`,
-    ...args,
-  ]);
-  try {
-    const [, port] = await proc.waitFor(ready);
-    return { proc, port: Number(port) };
-  } catch (error) {
-    await proc[Symbol.asyncDispose]();
-    throw error;
+function startTarget(style: string): Promise<RunningServer> {
+  const flags = [V8_FLAGS];
+  if (style === "server.ts") {
+    return startServer(["2", "0", "--quiet"], { flags });
   }
+  return listening(
+    deno("tests/peers/rep_styles.ts", [style, "0"], { flags }),
+    /listening on port (\d+)/,
+  );
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const mib = (kib: number) => (kib / 1024).toFixed(1);
-const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const style of ["server.ts", ...STYLES]) {
   Deno.test(`flow control (${style}): ${HOSTILE_PEERS} DEALERs that never read their replies: memory bounded, a good client served`, async () => {
-    const { proc, port } = await startTarget(style);
-    await using _target = proc;
+    await using target = await startTarget(style);
+    const { server: proc, port } = target;
     const endpoint = `tcp://127.0.0.1:${port}`;
     const running = stopSwitch();
     const live = emptyLoad();
@@ -88,11 +78,11 @@ for (const style of ["server.ts", ...STYLES]) {
           Date.now() - warm < 15_000,
           `the good client got ${live.correct} replies in 15 s`,
         );
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
       }
       let baseline = 0;
       for (let i = 0; i < 5; i++) {
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
         baseline = Math.max(baseline, await rssKiB(proc.pid));
       }
       const t0 = Date.now();
@@ -102,7 +92,7 @@ for (const style of ["server.ts", ...STYLES]) {
       );
       const samples: number[] = [];
       while (Date.now() - t0 < SECONDS * 1000) {
-        await tick(SAMPLE_MS);
+        await sleep(SAMPLE_MS);
         samples.push(await rssKiB(proc.pid));
       }
       running.stop();

@@ -11,6 +11,7 @@ import {
   portIsFree,
   python,
   runClient,
+  sleep,
   startServer,
   startTutorialServer,
   TUTORIAL_CLIENT,
@@ -194,7 +195,7 @@ Deno.test("client.ts started before its server waits for it (reconnect)", async 
     "1",
   ], { input: "100\n" });
   await using _client = client;
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  await sleep(700);
   await using _python = await startTutorialServer(2, port);
   const result = await client.finish();
   assert.equal(result.code, 0, result.stderr);

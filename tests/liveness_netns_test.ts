@@ -6,19 +6,23 @@
  * namespaces cannot be made (not root, no `ip`).
  */
 import assert from "node:assert/strict";
-import { Lab, netnsAvailable, peerIs, type TcpSocket } from "./_netns.ts";
+import {
+  greetedAt,
+  Lab,
+  labTest,
+  netnsAvailable,
+  type TcpSocket,
+} from "./_netns.ts";
+import { lines } from "./_process.ts";
 
 const reason = await netnsAvailable();
 const PORT = 5555;
 const HEARTBEAT = 500;
 
-Deno.test({
-  name:
-    `netns: a server whose link to the broker is cut silently finds out within its heartbeat; the client's retries are all answered, during the cut and after it${
-      reason === undefined ? "" : ` (skipped: ${reason})`
-    }`,
-  ignore: reason !== undefined,
-  async fn() {
+labTest(
+  reason,
+  "netns: a server whose link to the broker is cut silently finds out within its heartbeat; the client's retries are all answered, during the cut and after it",
+  async () => {
     await using lab = await Lab.create();
     const broker = lab.address("broker");
     await using _proxy = await lab.broker("broker", PORT);
@@ -34,9 +38,7 @@ Deno.test({
     await using _tripler = lab.deno("server2", "server.ts", serverArgs("3"));
     // Both servers have greeted the broker's backend.
     const greeted = (server: string) => (s: TcpSocket) =>
-      s.state === "ESTAB" && s.local === `${broker}:${PORT + 1}` &&
-      peerIs(s, lab.address(server)) &&
-      Number(s.info.match(/bytes_received:(\d+)/)?.[1] ?? 0) > 64;
+      greetedAt(s, `${broker}:${PORT + 1}`, lab.address(server));
     await lab.waitForSockets("broker", greeted("server1"), {
       what: "from server1",
     });
@@ -52,7 +54,7 @@ Deno.test({
         "1500",
         "--retries",
         "6",
-      ], { input: numbers.map((n) => `${n}\n`).join("") });
+      ], { input: lines(numbers) });
       const result = await client.finish(60_000);
       assert.equal(result.code, 0, result.stderr);
       const replies = result.stdout.trim().split("\n").map(Number);
@@ -98,4 +100,4 @@ Deno.test({
     assert.ok(after.includes(2), `server1 serves again: multipliers ${after}`);
     await doubler.waitFor(/received: \d+ sending: /);
   },
-});
+);

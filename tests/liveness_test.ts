@@ -7,7 +7,7 @@
  * tests/liveness_netns_test.ts.
  */
 import assert from "node:assert/strict";
-import { Reply, type SocketEvent } from "../lib/zmtp/mod.ts";
+import type { SocketEvent } from "../lib/zmtp/mod.ts";
 import { blackholeEndpoint } from "./_netns.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import {
@@ -17,8 +17,11 @@ import {
   python,
   ROOT,
   runClient,
+  sleep,
+  startBroker,
   startServer,
 } from "./_process.ts";
+import { boundReply } from "./_sockets.ts";
 
 Deno.test("client.ts against a host that drops connection requests: one line, exit 1, well under 2 s", async () => {
   await using hole = await blackholeEndpoint();
@@ -109,7 +112,7 @@ Deno.test("server.ts keeps an idle libzmq peer that answers its heartbeats", asy
   // answers each PING, so the connection stays.
   const t0 = Date.now();
   while (Date.now() - t0 < 2000) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     assert.doesNotMatch(ours.server.stderr, /dropped a silent peer/);
   }
   await idle.write("\n");
@@ -119,13 +122,7 @@ Deno.test("server.ts keeps an idle libzmq peer that answers its heartbeats", asy
 Deno.test("server.ts behind zmq.proxy finds the broker frozen, reconnects when it is back, and serves again", async () => {
   const front = freePort();
   const back = freePort();
-  await using broker = python([
-    "-u",
-    `${ROOT}tests/peers/broker.py`,
-    String(front),
-    String(back),
-  ]);
-  await broker.waitFor(/broker ready/);
+  await using broker = await startBroker(front, back);
   await using server = deno("server.ts", [
     "2",
     "--connect",
@@ -163,18 +160,15 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
   // loop waits on its writes most of the time, and must still count the
   // peer alive (RFC 37: any traffic is a sign of life).
   const events: SocketEvent[] = [];
-  const reply = new Reply({
+  const big = "x".repeat(60_000);
+  const rep = await boundReply({
     heartbeatInterval: 300,
     heartbeatTimeout: 300,
     onEvent: (event) => {
       if (event.type === "disconnected" && event.error) events.push(event);
     },
-  });
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  const big = "x".repeat(60_000);
-  void reply.serve(() => big);
-  const port = Number(endpoint.split(":").pop());
-  using peer = await RawPeer.connect(port);
+  }, () => big);
+  using peer = await RawPeer.connect(rep.port);
   await peer.handshake("DEALER");
   const slow = new Uint8Array(65536);
   // A hundred requests at once: six megabytes of replies fill the
@@ -194,10 +188,10 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
           `the server closed the connection after ${sent} requests`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   } finally {
-    await reply.close();
+    await rep[Symbol.asyncDispose]();
   }
   assert.ok(sent >= 110, `${sent} requests sent`);
   assert.deepEqual(events, []);

@@ -7,21 +7,19 @@
  * client.ts can say that a server requires CURVE.
  */
 import assert from "node:assert/strict";
-import { Reply } from "../lib/zmtp/mod.ts";
 import { generateKeyPair } from "../lib/zmtp/curve_keys.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
+import { boundReply } from "./_sockets.ts";
 
 const keys = await generateKeyPair();
 
 /** A CURVE server socket on loopback; its port. */
-async function curveReply() {
-  const reply = new Reply({
+function curveReply() {
+  return boundReply({
     curveServer: true,
     curvePublicKey: keys.publicKey,
     curveSecretKey: keys.secretKey,
   });
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  return { reply, port: Number(endpoint.split(":").pop()) };
 }
 
 /**

@@ -14,7 +14,9 @@ import {
   blackholeEndpoint,
   command,
   CommandError,
+  greetedAt,
   Lab,
+  labTest,
   listNamespaces,
   netnsAvailable,
   ourNamespaces,
@@ -22,22 +24,15 @@ import {
   tcpSockets,
   waitForSockets,
 } from "./_netns.ts";
-import type { Proc } from "./_process.ts";
+import { lines, type Proc } from "./_process.ts";
 
 const reason = await netnsAvailable();
-
-function labTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: reason === undefined ? name : `${name} (skipped: ${reason})`,
-    ignore: reason !== undefined,
-    fn,
-  });
-}
 
 const PORT = 5555;
 const PROBE = "tests/_tcp_probe.ts";
 
 labTest(
+  reason,
   "netns lab: client.ts in 'client' is answered by server.ts in 'server1'",
   async () => {
     await using lab = await Lab.create();
@@ -59,6 +54,7 @@ labTest(
 );
 
 labTest(
+  reason,
   "netns lab: broker.py in 'broker' shares a client's requests between both servers",
   async () => {
     await using lab = await Lab.create();
@@ -79,14 +75,12 @@ labTest(
     // greeting (64 octets) and more (READY), as the broker's stack sees it.
     await lab.waitForSockets(
       "broker",
-      (s) =>
-        s.state === "ESTAB" && s.local === `${broker}:${PORT + 1}` &&
-        Number(s.info.match(/bytes_received:(\d+)/)?.[1] ?? 0) > 64,
+      (s) => greetedAt(s, `${broker}:${PORT + 1}`),
       { count: 2, what: "greeted by the servers" },
     );
     const numbers = Array.from({ length: 10 }, (_, i) => i + 1);
     const client = lab.deno("client", "client.ts", [String(PORT), broker], {
-      input: numbers.join("\n") + "\n",
+      input: lines(numbers),
     });
     const result = await client.finish(15_000);
     assert.equal(result.code, 0, result.stderr);
@@ -101,6 +95,7 @@ labTest(
 );
 
 labTest(
+  reason,
   "netns lab: a cut link passes no data, FIN or RST until restored, then traffic flows",
   async () => {
     await using lab = await Lab.create({ hosts: ["server1", "client"] });
@@ -155,6 +150,7 @@ labTest(
 );
 
 labTest(
+  reason,
   "netns lab: connects to the void address and to a cut host stay pending until aborted",
   async () => {
     await using lab = await Lab.create({ hosts: ["server1", "client"] });
@@ -236,6 +232,7 @@ Deno.test("blackholeEndpoint() on loopback: Deno.connect stays pending, and its 
 });
 
 labTest(
+  reason,
   "netns lab: the kernel gives up a connect and a write on its own only when its retries run out",
   async () => {
     // Shortened in 'client' alone (defaults 6 and 15: see the measurement).
@@ -282,6 +279,7 @@ labTest(
 );
 
 labTest(
+  reason,
   "netns lab: dispose removes every namespace and interface, after a failed set-up too, and sweeps stale ones",
   async () => {
     const links = () => command("ip", ["-o", "link", "show"]);

@@ -8,17 +8,19 @@
 import assert from "node:assert/strict";
 import {
   deno,
+  denoArgs,
   freePort,
+  lines,
   python,
   ROOT,
   runClient,
   sleep,
+  startBroker,
   startServer,
 } from "./_process.ts";
 
 const numbers = (first: number, count: number) =>
   Array.from({ length: count }, (_, i) => first + i);
-const lines = (values: number[]) => values.map((v) => `${v}\n`).join("");
 const doubled = (values: number[], m = 2) =>
   values.map((v) => `${v * m}.0\n`).join("");
 
@@ -56,14 +58,13 @@ Deno.test("client.ts on a terminal returns to the prompt after giving up", async
       "100",
       "--",
       Deno.execPath(),
-      "run",
-      "--allow-net",
-      `${ROOT}client.ts`,
-      String(ours.port),
-      "--timeout",
-      "200",
-      "--retries",
-      "2",
+      ...denoArgs("client.ts", [
+        String(ours.port),
+        "--timeout",
+        "200",
+        "--retries",
+        "2",
+      ]),
     ]);
     const result = await session.finish();
     assert.equal(result.code, 0, result.stdout);
@@ -183,13 +184,7 @@ Deno.test("a request whose server dies is retried on another; every reply matche
 Deno.test("servers behind a libzmq broker (zmq.proxy): kill one, every request still answered", async () => {
   const frontend = freePort();
   const backend = freePort();
-  await using broker = python([
-    "-u",
-    `${ROOT}tests/peers/broker.py`,
-    String(frontend),
-    String(backend),
-  ]);
-  await broker.waitFor(/broker ready/);
+  await using _broker = await startBroker(frontend, backend);
   const servers = [
     deno("server.ts", ["2", "--connect", `tcp://127.0.0.1:${backend}`]),
     deno("server.ts", ["2", "--connect", `tcp://127.0.0.1:${backend}`]),

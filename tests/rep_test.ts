@@ -7,16 +7,10 @@ import { Reply, SocketError } from "../lib/zmtp/mod.ts";
 import { takeEnvelope } from "../lib/zmtp/rep.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import { sleep, within } from "./_process.ts";
+import { boundReply } from "./_sockets.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function boundReply(options = {}) {
-  const reply = new Reply(options);
-  const endpoint = await reply.bind("tcp://127.0.0.1:0");
-  const port = Number(endpoint.split(":").pop());
-  return { reply, endpoint, port };
-}
 
 Deno.test("REP: SHALL receive incoming messages from its peers using a fair-queuing strategy", async () => {
   const { reply, port } = await boundReply();

@@ -8,74 +8,20 @@
 import assert from "node:assert/strict";
 import { Request } from "../lib/zmtp/mod.ts";
 import { emptyLoad, runGoodClients, stopSwitch } from "./_load.ts";
-import { freePort, ROOT, within } from "./_process.ts";
+import { deno, freePort, sleep, within } from "./_process.ts";
 
 const CLIENTS = 4;
 /** Requests answered after the first dropped line, before SIGTERM. */
 const AFTER_DROPPING = 20_000;
 const DROPPING = /stdout is not being read: dropping log lines/;
 
-/** server.ts with stdout on a pipe that is never read; stderr collected. */
-class BlockedServer implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  stderr = "";
-  readonly #stderrDone: Promise<void>;
-  #wake: (() => void) | undefined;
-  exited = false;
-
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", `${ROOT}server.ts`, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child = child;
-    child.status.then(() => this.exited = true);
-    this.#stderrDone = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of child.stderr) {
-        this.stderr += decoder.decode(chunk, { stream: true });
-        this.#wake?.();
-      }
-    })();
-  }
-
-  /** Waits until stderr matches `pattern`. */
-  async waitForStderr(pattern: RegExp, ms: number): Promise<void> {
-    await within(
-      (async () => {
-        while (!pattern.test(this.stderr)) {
-          if (this.exited) throw new Error(`server exited:\n${this.stderr}`);
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-            this.child.status.then(() => resolve());
-          });
-        }
-      })(),
-      ms,
-      `server stderr matching ${pattern}`,
-    );
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.exited) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    await this.child.status;
-    await this.child.stdout.cancel();
-    await this.#stderrDone;
-  }
-}
-
 Deno.test("stdout not read: replies go on, log lines are dropped and counted, SIGTERM ends the server within a second", async () => {
   const port = freePort();
   const endpoint = `tcp://127.0.0.1:${port}`;
-  await using server = new BlockedServer(["2", String(port)]);
+  // server.ts with stdout on a pipe that is never read; stderr collected.
+  await using server = deno("server.ts", ["2", String(port)], {
+    unreadStdout: true,
+  });
 
   // Up and answering: one request, with time for the server to start.
   const probe = new Request({ receiveTimeout: 15_000, linger: 0 });
@@ -100,12 +46,12 @@ Deno.test("stdout not read: replies go on, log lines are dropped and counted, SI
   );
   let atFirstDrop = 0;
   try {
-    await server.waitForStderr(DROPPING, 60_000);
+    await server.waitFor(DROPPING, 60_000, "stderr");
     atFirstDrop = live.correct;
     await within(
       (async () => {
         while (live.correct < atFirstDrop + AFTER_DROPPING) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(50);
         }
       })(),
       60_000,
@@ -121,7 +67,8 @@ Deno.test("stdout not read: replies go on, log lines are dropped and counted, SI
   const status = await within(server.child.status, 10_000, "server exiting");
   const exitMs = performance.now() - t0;
   // stderr ends with the process.
-  await server.waitForStderr(/log lines were dropped/, 5_000).catch(() => {});
+  await server.waitFor(/log lines were dropped/, 5_000, "stderr")
+    .catch(() => {});
   const dropped = Number(
     /server: (\d+) log lines were dropped while stdout was not read/.exec(
       server.stderr,
