@@ -26,6 +26,7 @@ import {
   printError,
   UsageError,
 } from "../lib/cli.ts";
+import { freePort, pythonWithZmq } from "../tests/_process.ts";
 import { generateKeyPair, writeCertificate } from "../lib/zmtp/curve_keys.ts";
 import { encodeZ85Key } from "../lib/zmtp/z85.ts";
 
@@ -268,26 +269,17 @@ function setupMissing(message: string): never {
   Deno.exit(1);
 }
 
-let pythonPath: string | undefined;
-
-/** The Python with pyzmq that tools/python picks (never a bare python3). */
-function pythonWithZmq(): string {
-  if (pythonPath === undefined) {
-    const { success, stdout, stderr } = new Deno.Command(
-      `${ROOT}tools/python`,
-      { args: ["-c", "import sys; print(sys.executable)"] },
-    ).outputSync();
-    const text = new TextDecoder().decode(success ? stdout : stderr).trim();
-    if (!success) setupMissing(text);
-    pythonPath = text;
-  }
-  return pythonPath;
-}
-
 const ZEROMQ_JS = `${ROOT}tests/peers/node_modules/zeromq/package.json`;
 // The servers run by multiply_server.py or its CURVE twin need pyzmq.
 const USES_PYTHON = SERVERS.some((s) => s.name.startsWith("python"));
-if (USES_PYTHON) pythonWithZmq();
+// Found before any server starts; the message says to run tools/setup.
+if (USES_PYTHON) {
+  try {
+    pythonWithZmq();
+  } catch (error) {
+    setupMissing((error as Error).message);
+  }
+}
 if (SERVERS.some((s) => s.name === "node")) {
   try {
     await Deno.stat(ZEROMQ_JS);
@@ -315,13 +307,6 @@ interface Sample {
   p50Us: number;
   p99Us: number;
   maxUs: number;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 async function procFile(pid: number, name: string): Promise<string> {
