@@ -31,6 +31,47 @@ const reason = await netnsAvailable();
 const PORT = 5555;
 const PROBE = "tests/_tcp_probe.ts";
 
+/**
+ * The kernel-timing scene: a probe listening in server1, one in client
+ * connected to it and one connecting to an address nobody has; then the
+ * link of server1 is cut and the connected probe writes into it.
+ */
+async function probesAcrossCut(lab: Lab) {
+  await using stack = new AsyncDisposableStack();
+  const options = { interactiveStdin: true };
+  const server = stack.use(
+    lab.deno("server1", PROBE, [
+      "listen",
+      lab.address("server1"),
+      String(PORT),
+    ], options),
+  );
+  await server.waitFor(/^listening /m);
+  const talker = stack.use(
+    lab.deno("client", PROBE, [
+      "connect",
+      lab.address("server1"),
+      String(PORT),
+    ], options),
+  );
+  await talker.waitFor(/^connected 0/m);
+  const toVoid = stack.use(
+    lab.deno("client", PROBE, [
+      "connect",
+      lab.blackholeAddress,
+      String(PORT),
+    ]),
+  );
+  await lab.cut("server1");
+  await talker.write("send 0 lost\n");
+  const owned = stack.move();
+  return {
+    talker,
+    toVoid,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
 labTest(
   reason,
   "netns lab: client.ts in 'client' is answered by server.ts in 'server1'",
@@ -243,26 +284,8 @@ labTest(
         await lab.sysctl("client", "net.ipv4.tcp_retries2", 3);
       },
     });
-    const options = { interactiveStdin: true };
-    await using server = lab.deno("server1", PROBE, [
-      "listen",
-      lab.address("server1"),
-      String(PORT),
-    ], options);
-    await server.waitFor(/^listening /m);
-    await using talker = lab.deno("client", PROBE, [
-      "connect",
-      lab.address("server1"),
-      String(PORT),
-    ], options);
-    await talker.waitFor(/^connected 0/m);
-    await using toVoid = lab.deno("client", PROBE, [
-      "connect",
-      lab.blackholeAddress,
-      String(PORT),
-    ]);
-    await lab.cut("server1");
-    await talker.write("send 0 lost\n");
+    await using probes = await probesAcrossCut(lab);
+    const { talker, toVoid } = probes;
     const [, name, ms] = await toVoid.waitFor(
       /^connect-failed (\S+) ([\d.]+)$/m,
       15_000,
@@ -336,32 +359,14 @@ Deno.test({
   ignore: reason !== undefined || Deno.env.get("NETNS_MEASURE") !== "1",
   fn: async () => {
     await using lab = await Lab.create({ hosts: ["server1", "client"] });
-    const options = { interactiveStdin: true };
     const sysctl = (key: string) =>
       lab.exec("client", "cat", [`/proc/sys/net/ipv4/${key}`]);
     console.log(
       `client: tcp_syn_retries ${(await sysctl("tcp_syn_retries")).trim()}`,
       `tcp_retries2 ${(await sysctl("tcp_retries2")).trim()}`,
     );
-    await using server = lab.deno("server1", PROBE, [
-      "listen",
-      lab.address("server1"),
-      String(PORT),
-    ], options);
-    await server.waitFor(/^listening /m);
-    await using talker = lab.deno("client", PROBE, [
-      "connect",
-      lab.address("server1"),
-      String(PORT),
-    ], options);
-    await talker.waitFor(/^connected 0/m);
-    await using toVoid = lab.deno("client", PROBE, [
-      "connect",
-      lab.blackholeAddress,
-      String(PORT),
-    ]);
-    await lab.cut("server1");
-    await talker.write("send 0 lost\n");
+    await using probes = await probesAcrossCut(lab);
+    const { talker, toVoid } = probes;
     const [connect] = await toVoid.waitFor(/^connect-failed .*$/m, 300_000);
     console.log(`connect to the void: ${connect}`);
     const [write] = await talker.waitFor(/^error 0 .*$/m, 1_800_000);
