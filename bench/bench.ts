@@ -51,7 +51,7 @@ if (flags.requests !== undefined) {
   for (const load of LOADS) REQUESTS[load] = flags.requests;
 }
 // Runs land in bench/out/, which git ignores; --save updates the committed
-// bench/results/ that README.md quotes.
+// bench/results/ that docs/performance.md quotes.
 const RESULTS = flags.save
   ? `${ROOT}bench/results`
   : flags.out ?? `${ROOT}bench/out`;
@@ -974,7 +974,7 @@ function analyse(run: SavedRun) {
   return { summary, ratios, curve, handshakes, targets };
 }
 
-/** The report of a run, in Markdown, as README.md quotes it. */
+/** The report of a run, in Markdown, as docs/performance.md quotes it. */
 function report(run: SavedRun, analysis = analyse(run)): string {
   const { summary, ratios, curve, handshakes, targets } = analysis;
   const m = run.machine;

@@ -1,8 +1,10 @@
 /**
- * README.md's examples print what README.md shows. Every `console` block is
- * typed as written, through `sh` and with the real tasks, except that its
- * ports are swapped for free ones (other work may hold 2345 or 2500 here);
- * the broker example and the benchmark report are checked too.
+ * The documentation's examples print what it shows: README.md and every
+ * docs/*.md. Every `console` block is typed as written, through `sh` and with
+ * the real tasks, except that its ports are swapped for free ones (other work
+ * may hold 2345 or 2500 here); the broker and CURVE examples, the benchmark
+ * report, the README's test command (the one .ci/run runs) and the links
+ * between the pages are checked too.
  */
 import assert from "node:assert/strict";
 import {
@@ -14,36 +16,81 @@ import {
   startServer,
 } from "./_process.ts";
 
-const README = await Deno.readTextFile(`${ROOT}README.md`);
-// Plain text, as the README shows it (on a terminal the Task line is green).
+/** A page of the documentation: its path from the repository's root. */
+interface Page {
+  path: string;
+  text: string;
+}
+
+/** README.md, then docs/*.md in name order. */
+async function readPages(): Promise<Page[]> {
+  const docs: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}docs`)) {
+    if (entry.isFile && entry.name.endsWith(".md")) {
+      docs.push(`docs/${entry.name}`);
+    }
+  }
+  return await Promise.all(
+    ["README.md", ...docs.sort()].map(async (path) => ({
+      path,
+      text: await Deno.readTextFile(`${ROOT}${path}`),
+    })),
+  );
+}
+
+const PAGES = await readPages();
+const README = PAGES[0].text;
+// Plain text, as the pages show it (on a terminal the Task line is green).
 const ENV = { NO_COLOR: "1" };
 
 interface ConsoleBlock {
+  page: string;
   command: string;
   output: string;
 }
 
-/** Every ```console block: its `$` command line and the lines after it. */
+/** Every ```console block of every page: its `$` command line and the lines after it. */
 function consoleBlocks(): ConsoleBlock[] {
-  return [...README.matchAll(/```console\n([\s\S]*?)```/g)].map(([, body]) => {
-    const [first, ...rest] = body.split("\n");
-    assert.match(first, /^\$ /, `a console block starts with "$ ":\n${body}`);
-    assert.ok(
-      !rest.some((line) => line.startsWith("$ ")),
-      `one command per console block:\n${body}`,
-    );
-    return { command: first.slice(2), output: rest.join("\n") };
-  });
+  return PAGES.flatMap(({ path, text }) =>
+    [...text.matchAll(/```console\n([\s\S]*?)```/g)].map(([, body]) => {
+      const [first, ...rest] = body.split("\n");
+      assert.match(
+        first,
+        /^\$ /,
+        `${path}: a console block starts with "$ ":\n${body}`,
+      );
+      assert.ok(
+        !rest.some((line) => line.startsWith("$ ")),
+        `${path}: one command per console block:\n${body}`,
+      );
+      return { page: path, command: first.slice(2), output: rest.join("\n") };
+    })
+  );
 }
 
-/** The one console block whose command matches. */
+/** The one console block, on any page, whose command matches. */
 function block(command: RegExp): ConsoleBlock {
   const found = consoleBlocks().filter((b) => command.test(b.command));
-  assert.equal(found.length, 1, `README.md console blocks matching ${command}`);
+  assert.equal(found.length, 1, `console blocks matching ${command}`);
   return found[0];
 }
 
-/** Swaps each README port for the one used here, in a text. */
+/** The one page where a pattern matches, and what it captured. */
+function onePage(pattern: RegExp): { page: string; match: RegExpExecArray } {
+  const found = PAGES.flatMap(({ path, text }) => {
+    const match = pattern.exec(text);
+    return match ? [{ page: path, match }] : [];
+  });
+  assert.equal(found.length, 1, `pages matching ${pattern}`);
+  return found[0];
+}
+
+/** Where a console block lives, for a test's name; "docs" if nowhere yet. */
+function pageOf(command: RegExp): string {
+  return consoleBlocks().find((b) => command.test(b.command))?.page ?? "docs";
+}
+
+/** Swaps each documented port for the one used here, in a text. */
 function withPorts(text: string, ports: Record<string, number>): string {
   return Object.entries(ports).reduce(
     (t, [from, to]) => t.replaceAll(from, String(to)),
@@ -68,14 +115,15 @@ const EXAMPLES = {
   client: /^tools\/deno task client$/,
 };
 
-Deno.test("README.md: every console block is one this file checks", () => {
-  for (const { command } of consoleBlocks()) {
+Deno.test("README.md, docs/*.md: every console block is one this file checks", () => {
+  assert.ok(PAGES.length > 1, "docs/*.md is read");
+  for (const { page, command } of consoleBlocks()) {
     const checks = Object.values(EXAMPLES).filter((p) => p.test(command));
-    assert.equal(checks.length, 1, `no check for: $ ${command}`);
+    assert.equal(checks.length, 1, `${page}: no check for: $ ${command}`);
   }
 });
 
-Deno.test("README.md: the pipeline to a 5x server on port 2500 prints what it shows", async () => {
+Deno.test(`${pageOf(EXAMPLES.tutorial)}: the pipeline to a 5x server on port 2500 prints what it shows`, async () => {
   const { command, output } = block(EXAMPLES.tutorial);
   await using ours = await startServer(["5", "0", "--quiet"]);
   const ports = { "2500": ours.port };
@@ -85,7 +133,7 @@ Deno.test("README.md: the pipeline to a 5x server on port 2500 prints what it sh
   );
 });
 
-Deno.test("README.md: the pipeline with no server prints what it shows", async () => {
+Deno.test(`${pageOf(EXAMPLES.noServer)}: the pipeline with no server prints what it shows`, async () => {
   const { command, output } = block(EXAMPLES.noServer);
   const ports = { "2345": freePort() };
   assert.equal(
@@ -95,7 +143,7 @@ Deno.test("README.md: the pipeline with no server prints what it shows", async (
 });
 
 /**
- * Checks a --verbose transcript against the order rule README.md states:
+ * Checks a --verbose transcript against the order rule the guide states:
  * requests in order, each reply preceded by the server that computed it.
  */
 function assertEachReplyFromItsServer(
@@ -113,11 +161,11 @@ function assertEachReplyFromItsServer(
   });
 }
 
-Deno.test("README.md: the two-server --verbose example: requests in order, each reply from the server it names", async () => {
+Deno.test(`${pageOf(EXAMPLES.verbose)}: the two-server --verbose example: requests in order, each reply from the server it names`, async () => {
   const { command, output } = block(EXAMPLES.verbose);
   const requests = /^printf '([^']*)'/.exec(command)![1].split("\\n")
     .filter((line) => line !== "").map(Number);
-  // The README's own transcript keeps the rule it states.
+  // The page's own transcript keeps the rule it states.
   assertEachReplyFromItsServer(output, requests, {
     "tcp://127.0.0.1:2345": 2,
     "tcp://127.0.0.1:2500": 5,
@@ -141,10 +189,11 @@ Deno.test("README.md: the two-server --verbose example: requests in order, each 
 const defaultPortFree = portIsFree(2345);
 
 Deno.test({
-  name:
-    `README.md: the tutorial's session on the default port prints what it shows${
-      defaultPortFree ? "" : " (skipped: port 2345 is in use here)"
-    }`,
+  name: `${
+    pageOf(EXAMPLES.client)
+  }: the tutorial's session on the default port prints what it shows${
+    defaultPortFree ? "" : " (skipped: port 2345 is in use here)"
+  }`,
   ignore: !defaultPortFree,
   async fn() {
     const server = block(EXAMPLES.server);
@@ -179,9 +228,10 @@ Deno.test({
   },
 });
 
-Deno.test("README.md: the broker example answers as its comment says", async () => {
-  const [, body] = /```sh\n(tools\/python tests\/peers\/broker\.py[\s\S]*?)```/
-    .exec(README)!;
+const BROKER = /```sh\n(tools\/python tests\/peers\/broker\.py[\s\S]*?)```/;
+
+Deno.test(`${onePage(BROKER).page}: the broker example answers as its comment says`, async () => {
+  const [, body] = onePage(BROKER).match;
   const ports = { "5559": freePort(), "5560": freePort() };
   const lines = withPorts(body, ports).trimEnd().split("\n").map((line) => {
     const [, command, comment] = /^(.*?)\s*(?:#\s*(.*))?$/.exec(line)!;
@@ -206,7 +256,7 @@ Deno.test("README.md: the broker example answers as its comment says", async () 
 });
 
 /**
- * Types a ```sh block of README.md line by line, in a directory of its own
+ * Types a ```sh block of a page line by line, in a directory of its own
  * for the certificates inside the repository (where the keygen task may
  * write, deno task running there): lines ending in `&` run in the
  * background until they print their first line, the others to their end;
@@ -250,35 +300,49 @@ async function typeScript(body: string, ports: Record<string, number>) {
   }
 }
 
-Deno.test("README.md: the CURVE example serves the admitted client, as its comment says", async () => {
-  const [, body] = /```sh\n(tools\/deno task keygen certs\/server[\s\S]*?)```/
-    .exec(README)!;
+const CURVE = /```sh\n(tools\/deno task keygen certs\/server[\s\S]*?)```/;
+
+Deno.test(`${onePage(CURVE).page}: the CURVE example serves the admitted client, as its comment says`, async () => {
+  const [, body] = onePage(CURVE).match;
   await typeScript(body, { "2345": freePort() });
 });
 
-Deno.test("README.md: the CURVE broker example, CURVE on both hops, answers as its comment says", async () => {
-  const [, body] = /```sh\n(tools\/deno task keygen certs\/frontend[\s\S]*?)```/
-    .exec(README)!;
-  await typeScript(body, { "5559": freePort(), "5560": freePort() });
-});
+const CURVE_BROKER =
+  /```sh\n(tools\/deno task keygen certs\/frontend[\s\S]*?)```/;
 
-Deno.test("README.md: the Performance report is bench --report of bench/results/latest.json", async () => {
-  const [, quoted] =
-    /<!-- From `tools\/deno task bench --report bench\/results\/latest\.json`[^\n]*-->\n([\s\S]*?)<!-- End of the report\. -->/
-      .exec(README)!;
-  const bench = new Proc(Deno.execPath(), [
-    "task",
-    "--quiet",
-    "bench",
-    "--report",
-    "bench/results/latest.json",
-  ]);
-  const result = await bench.finish();
-  assert.equal(result.code, 0, result.stderr);
-  // deno fmt pads table cells, draws separator rows its own way and wraps
-  // prose: compare the words and numbers.
-  const normal = (text: string) =>
-    text.split("\n").filter((line) => !/^\|[\s:|-]+\|$/.test(line)).join(" ")
-      .replace(/\s+/g, " ").trim();
-  assert.equal(normal(quoted), normal(result.stdout));
-});
+Deno.test(
+  `${
+    onePage(CURVE_BROKER).page
+  }: the CURVE broker example, CURVE on both hops, answers as its comment says`,
+  async () => {
+    const [, body] = onePage(CURVE_BROKER).match;
+    await typeScript(body, { "5559": freePort(), "5560": freePort() });
+  },
+);
+
+const REPORT =
+  /<!-- From `tools\/deno task bench --report bench\/results\/latest\.json`[^\n]*-->\n([\s\S]*?)<!-- End of the report\. -->/;
+
+Deno.test(
+  `${
+    onePage(REPORT).page
+  }: the Performance report is bench --report of bench/results/latest.json`,
+  async () => {
+    const [, quoted] = onePage(REPORT).match;
+    const bench = new Proc(Deno.execPath(), [
+      "task",
+      "--quiet",
+      "bench",
+      "--report",
+      "bench/results/latest.json",
+    ]);
+    const result = await bench.finish();
+    assert.equal(result.code, 0, result.stderr);
+    // deno fmt pads table cells, draws separator rows its own way and wraps
+    // prose: compare the words and numbers.
+    const normal = (text: string) =>
+      text.split("\n").filter((line) => !/^\|[\s:|-]+\|$/.test(line)).join(" ")
+        .replace(/\s+/g, " ").trim();
+    assert.equal(normal(quoted), normal(result.stdout));
+  },
+);
