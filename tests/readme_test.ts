@@ -123,6 +123,63 @@ Deno.test("README.md, docs/*.md: every console block is one this file checks", (
   }
 });
 
+Deno.test("README.md: the test command is the one .ci/run runs, and the service command is there", async () => {
+  const [, body] = /## Two commands\n\n```sh\n([\s\S]*?)```/.exec(README)!;
+  const commands = body.trimEnd().split("\n").map((line) =>
+    line.replace(/\s+#.*$/, "")
+  );
+  assert.deepEqual(commands, [
+    "tools/deno task server",
+    "tools/setup && tools/deno task test",
+  ]);
+  const ci = await Deno.readTextFile(`${ROOT}.ci/run`);
+  assert.match(
+    ci,
+    /^tools\/setup && tools\/deno task test 2>&1 \| tee "\$log"$/m,
+  );
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function anchor(heading: string): string {
+  return heading.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(
+    / /g,
+    "-",
+  );
+}
+
+Deno.test("README.md, docs/*.md: every relative link leads to a file, and its #anchor to a heading", async () => {
+  const anchors = new Map(PAGES.map(({ path, text }) => [
+    path,
+    new Set(
+      [...text.matchAll(/^#+ (.*)$/gm)].map(([, heading]) => anchor(heading)),
+    ),
+  ]));
+  let links = 0;
+  for (const { path, text } of PAGES) {
+    const dir = path.includes("/")
+      ? path.slice(0, path.lastIndexOf("/") + 1)
+      : "";
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      links++;
+      const [file, hash] = target.split("#");
+      const resolved = file === ""
+        ? path
+        : new URL(file, `file:///${dir}`).pathname.slice(1);
+      await Deno.stat(`${ROOT}${resolved}`).catch(() => {
+        assert.fail(`${path}: ${target}: no such file`);
+      });
+      if (hash !== undefined) {
+        assert.ok(
+          anchors.get(resolved.replace(/\/$/, ""))?.has(hash),
+          `${path}: ${target}: no such heading`,
+        );
+      }
+    }
+  }
+  assert.ok(links > 0);
+});
+
 Deno.test(`${pageOf(EXAMPLES.tutorial)}: the pipeline to a 5x server on port 2500 prints what it shows`, async () => {
   const { command, output } = block(EXAMPLES.tutorial);
   await using ours = await startServer(["5", "0", "--quiet"]);
