@@ -1,0 +1,25 @@
+/**
+ * Mutants for docs/security.md's promises that its own tests carry.
+ *
+ * @module
+ */
+import type { Mutant } from "./_mutant.ts";
+
+export const mutants: Mutant[] = [
+  {
+    name: "forward secrecy: the client's short-term key pair",
+    file: "lib/zmtp/curve_mechanism.ts",
+    find: "const pair = boxKeyPair();",
+    replace:
+      "const pair = { publicKey: options.keyPair.publicKey, secretKey: options.keyPair.secretKey.slice() };",
+    tests: ["tests/curve_forward_secrecy_test.ts"],
+  },
+  {
+    name: "forward secrecy: the server's short-term key pair",
+    file: "lib/zmtp/curve_mechanism.ts",
+    find: "} =\n      boxKeyPair();",
+    replace:
+      "} = {\n      publicKey: this.#options.keyPair.publicKey,\n      secretKey: this.#options.keyPair.secretKey.slice(),\n    };",
+    tests: ["tests/curve_forward_secrecy_test.ts"],
+  },
+];
