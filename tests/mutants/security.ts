@@ -22,4 +22,11 @@ export const mutants: Mutant[] = [
       "} = {\n      publicKey: this.#options.keyPair.publicKey,\n      secretKey: this.#options.keyPair.secretKey.slice(),\n    };",
     tests: ["tests/curve_forward_secrecy_test.ts"],
   },
+  {
+    name: "the handshake timeout covers a stalled CURVE handshake",
+    file: "lib/zmtp/connection.ts",
+    find: "if (limit > 0 && now - this.#openedAt >= limit) {",
+    replace: "if (limit < 0 && now - this.#openedAt >= limit) {",
+    tests: ["tests/curve_handshake_timeout_test.ts"],
+  },
 ];
