@@ -29,4 +29,11 @@ export const mutants: Mutant[] = [
     replace: "if (limit < 0 && now - this.#openedAt >= limit) {",
     tests: ["tests/curve_handshake_timeout_test.ts"],
   },
+  {
+    name: "a command frame is held to 64 KiB",
+    file: "lib/zmtp/connection.ts",
+    find: "export const MAX_COMMAND_SIZE = 65536;",
+    replace: "export const MAX_COMMAND_SIZE = 65536 * 16;",
+    tests: ["tests/command_size_test.ts"],
+  },
 ];
