@@ -36,4 +36,11 @@ export const mutants: Mutant[] = [
     replace: "export const MAX_COMMAND_SIZE = 65536 * 16;",
     tests: ["tests/command_size_test.ts"],
   },
+  {
+    name: "a request whose server goes away is sent again at once",
+    file: "lib/zmtp/req.ts",
+    find: "if (this.#outgoing?.pipe === pipe) {",
+    replace: "if (false && this.#outgoing?.pipe === pipe) {",
+    tests: ["tests/retry_at_once_test.ts"],
+  },
 ];
