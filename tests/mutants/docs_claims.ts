@@ -1,5 +1,8 @@
 /**
- * Mutants for docs/security.md's promises that its own tests carry.
+ * Mutants for promises docs/security.md and docs/guide.md make, each killed
+ * by the test the page cites: forward secrecy, the handshake timeout on a
+ * stalled CURVE handshake, the 64 KiB command bound, an immediate retry when
+ * a server goes away, and the reconnect delays.
  *
  * @module
  */
@@ -42,5 +45,12 @@ export const mutants: Mutant[] = [
     find: "if (this.#outgoing?.pipe === pipe) {",
     replace: "if (false && this.#outgoing?.pipe === pipe) {",
     tests: ["tests/retry_at_once_test.ts"],
+  },
+  {
+    name: "reconnect delays double up to the cap",
+    file: "lib/zmtp/transport.ts",
+    find: "const grown = Math.min(cap, base * 2 ** Math.min(attempt, 30));",
+    replace: "const grown = Math.min(cap, base * 2 ** Math.min(attempt, 0));",
+    tests: ["tests/backoff_test.ts"],
   },
 ];
