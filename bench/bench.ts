@@ -29,7 +29,7 @@ import { generateKeyPair, writeCertificate } from "../lib/zmtp/curve_keys.ts";
 import { encodeZ85Key } from "../lib/zmtp/z85.ts";
 import { analyse, problems } from "./analyse.ts";
 import { chart } from "./chart.ts";
-import { checkLoadgen } from "./closed_loop.ts";
+import { checkLoadgen } from "./loadgen.ts";
 import { measureIdle } from "./deno_load.ts";
 import { machine, ZEROMQ_JS } from "./machine.ts";
 import { parseOptions, type RunOptions } from "./options.ts";
