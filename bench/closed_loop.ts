@@ -1,6 +1,6 @@
 /**
  * One closed-loop measurement: bench/loadgen's figures for a server at a
- * load, with the server's CPU time per request read from /proc beside it.
+ * load, with the server's CPU time per request from /proc beside them.
  *
  * @module
  */
@@ -10,31 +10,15 @@ import type { LoadSample } from "./saved_run.ts";
 import { cpuMicros, type Running } from "./servers.ts";
 
 /**
- * How many connections to a local port are established, from
- * /proc/net/tcp (IPv4 loopback, which the bench uses); awk reads it, since
- * Deno asks for --allow-all to read /proc.
- */
-async function established(port: number): Promise<number> {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  const { stdout } = await new Deno.Command("awk", {
-    args: [
-      `$2 ~ /:${hex}$/ && $4 == "01" { n++ } END { print n + 0 }`,
-      "/proc/net/tcp",
-    ],
-  }).output();
-  return Number(new TextDecoder().decode(stdout));
-}
-
-/**
- * One closed-loop measurement of a running server. The server's CPU per
- * request is its CPU rate over its request rate: the CPU time it used
- * between two reads of /proc, over the time between them, divided by the
- * generator's requests per second. The generator connects every connection
- * first and then starts its warm-up clock, without a word; so the bench
- * watches the connections to the server's port, and once all are
- * established takes the reads at the warm-up's length after that and at
- * four fifths of the window after that, inside the generator's window. In
- * a steady state the rate does not depend on exactly where the reads fall.
+ * One closed-loop measurement of a running server. Latency, throughput and
+ * fairness are the generator's, over its measured window. The server's CPU
+ * per request is its CPU time (read from /proc before the generator starts
+ * and after it ends) over every reply the generator read in that time,
+ * connecting, warm-up and drain included: exact accounting that no timer
+ * on a busy machine can shift, where connecting adds a few percent at the
+ * largest loads.
+ *
+ * @throws {Error} when bench/loadgen does not report its totals
  */
 export async function measureClosedLoop(
   server: Running,
@@ -44,39 +28,20 @@ export async function measureClosedLoop(
   durationMs: number,
 ): Promise<LoadSample> {
   const pid = server.child.pid;
-  const read = async () => ({
-    at: performance.now(),
-    cpu: await cpuMicros(pid),
-  });
-  const run = runLoadgen({
+  const cpu0 = await cpuMicros(pid);
+  const result = await runLoadgen({
     port: server.port,
     connections,
     warmupMs,
     durationMs,
     mode: server.spec.mode === "echo" ? "echo" : "zmtp",
   });
-  let ended = false;
-  run.finally(() => ended = true).catch(() => {});
-  const sleep = (ms: number) =>
-    new Promise((resolve) => setTimeout(resolve, ms));
-  while (!ended && await established(server.port) < connections) {
-    await sleep(10);
-  }
-  let reads: { at: number; cpu: number }[] = [];
-  if (!ended) {
-    await sleep(warmupMs);
-    const first = await read();
-    await sleep(Math.floor(durationMs * 0.8));
-    reads = ended ? [] : [first, await read()];
-  }
-  const result = await run;
-  if (reads.length < 2) {
+  const cpu1 = await cpuMicros(pid);
+  if (result.replies === undefined) {
     throw new Error(
-      `${server.spec.name} at ${connections} connections: bench/loadgen ended before the server's CPU was read`,
+      "bench/loadgen does not report its totals (sent, replies): build it from a bench/loadgen.c that does (tools/setup)",
     );
   }
-  const [a, b] = reads;
-  const cpuPerSecond = (b.cpu - a.cpu) / ((b.at - a.at) / 1000);
   return {
     server: server.spec.name,
     connections,
@@ -94,7 +59,7 @@ export async function measureClosedLoop(
     perConnection: result.per_connection,
     mismatches: result.mismatches,
     errors: result.errors,
-    serverCpuUsPerRequest: cpuPerSecond / result.rps,
+    serverCpuUsPerRequest: (cpu1 - cpu0) / result.replies,
     generatorCpuUsPerRequest: result.cpu_us_per_request,
   };
 }

@@ -47,10 +47,11 @@ export function report(run: SavedRun, analysis: Analysis): string {
       } |`
     ),
     "",
-    "Throughput, the server's CPU time per request (all its threads, from " +
-    "/proc/PID/task/*/schedstat over the measured time), and fairness (the " +
-    "fewest replies any connection got over the most; 1 is even, 0 means a " +
-    "connection got none):",
+    "Throughput; the server's CPU time per request (all its threads, from " +
+    "/proc/PID/task/*/schedstat: over the generator's whole run, connecting " +
+    "and warm-up included, divided by every reply in it); and fairness (the " +
+    "fewest replies any connection got in the measured time over the most; " +
+    "1 is even, 0 means a connection got none):",
     "",
     "| server | conns | req/s | CPU us/req | fairness |",
     "|---|--:|--:|--:|--:|",
@@ -64,7 +65,8 @@ export function report(run: SavedRun, analysis: Analysis): string {
       `${viaLoadTs.join(" and ")} ${
         viaLoadTs.length === 1 ? "is" : "are"
       } driven by bench/load.ts (our CURVE client on Deno), since ` +
-      "bench/loadgen speaks no CURVE.",
+      "bench/loadgen speaks no CURVE; their CPU time is read around the " +
+      "measured time only.",
       "",
     ]),
     ...(analysis.generatorCpuUs === undefined ? [] : [

@@ -49,10 +49,12 @@ export function plan(options: RunOptions): { steps: number; seconds: number } {
   const curve = options.servers.filter((s) => s.mode === "curve").length;
   const [hw, hd] = handshakeTimes(options);
   const steps = options.rounds * (perLoad + curve);
-  // Each measurement: warm-up, window, and about 0.4 s to start and connect.
-  const seconds = options.rounds *
-    (perLoad * ((options.warmupMs + options.durationMs) / 1000 + 0.4) +
-      curve * ((hw + hd) / 1000 + 0.6));
+  // Each measurement: warm-up, window, and about half a second to start,
+  // connect and drain; then about ten seconds to start the servers and
+  // hold the idle connections.
+  const seconds = 10 + options.rounds *
+      (perLoad * ((options.warmupMs + options.durationMs) / 1000 + 0.5) +
+        curve * ((hw + hd) / 1000 + 1));
   return { steps, seconds: Math.round(seconds) };
 }
 
