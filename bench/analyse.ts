@@ -244,7 +244,9 @@ function targets(run: SavedRun, rows: Row[]): Target[] {
         NAMES[other] ?? `${other}'s`
       }`,
       aggregation: loads === "every"
-        ? `ratio of the medians, worst load (${at[w]} connections)`
+        ? `ratio of the medians, worst load (${at[w]} connection${
+          at[w] === 1 ? "" : "s"
+        })`
         : "ratio of the medians",
       ours: row(ours, at[w])!.figures[figure].median,
       theirs: row(other, at[w])!.figures[figure].median,
