@@ -10,6 +10,7 @@
  *     deno task bench --quick
  *     deno task bench --servers ours,python --loads 256 --duration-ms 2000
  *     deno task bench --report bench/results/latest.json
+ *     deno task bench --report bench/results/latest.json --embed docs/performance.md
  *
  * The parts: options.ts (the command line), servers.ts (the servers, their
  * processes, /proc), closed_loop.ts and deno_load.ts (generating load),
@@ -46,17 +47,46 @@ import {
   stop,
 } from "./servers.ts";
 
-/** Prints the report, or what makes it invalid; returns the exit status. */
-function printReport(run: SavedRun, partial = false): number {
-  const markdown = report(run, analyse(run));
-  console.log(markdown);
+/** What makes a run and its report invalid; printed, and true when sound. */
+function sound(run: SavedRun, markdown: string, partial = false): boolean {
   const found = [...problems(run, partial), ...reportProblems(markdown)];
   if (found.length > 0) {
     printError(
       `bench: this run is not valid:\n${found.map((p) => `  ${p}`).join("\n")}`,
     );
+  }
+  return found.length === 0;
+}
+
+/** Prints the report, or what makes it invalid; returns the exit status. */
+function printReport(run: SavedRun, partial = false): number {
+  const markdown = report(run, analyse(run));
+  console.log(markdown);
+  return sound(run, markdown, partial) ? 0 : 1;
+}
+
+// The markers around the report in docs/performance.md.
+const FROM =
+  /(<!-- From `tools\/deno task bench --report [^`]*`[^\n]*-->\n)[\s\S]*?(<!-- End of the report\. -->)/;
+
+/** Puts a sound run's report between a page's markers; the exit status. */
+async function embed(run: SavedRun, page: string): Promise<number> {
+  const markdown = report(run, analyse(run));
+  if (!sound(run, markdown)) return 1;
+  const text = await Deno.readTextFile(page);
+  if (!FROM.test(text)) {
+    printError(
+      `bench: ${page} has no report markers (<!-- From \`tools/deno task bench --report ...\` --> ... <!-- End of the report. -->)`,
+    );
     return 1;
   }
+  await Deno.writeTextFile(
+    page,
+    text.replace(FROM, (_, from, end) => `${from}\n${markdown}\n\n${end}`),
+  );
+  printError(
+    `bench: the report is in ${page} now; tools/deno fmt ${page} lays out its tables`,
+  );
   return 0;
 }
 
@@ -228,6 +258,10 @@ if ("report" in options) {
   } catch (error) {
     setupMissing(`bench: ${(error as Error).message}`);
   }
-  Deno.exit(printReport(run));
+  Deno.exit(
+    options.embed === undefined
+      ? printReport(run)
+      : await embed(run, options.embed),
+  );
 }
 Deno.exit(await runBench(options.run));

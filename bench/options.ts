@@ -24,7 +24,7 @@ export const USAGE =
   `usage: deno task bench [--rounds N] [--idle N] [--out DIR | --save]
        deno task bench --quick            (one short round, about ${QUICK_SECONDS} s)
        deno task bench --servers NAME,... [--loads N,...] [--warmup-ms MS] [--duration-ms MS]
-       deno task bench --report FILE`;
+       deno task bench --report FILE [--embed PAGE]`;
 
 /** The closed-loop loads of a full run, in connections. */
 export const LOADS: readonly number[] = [1, 8, 32, 256, 512, 1024];
@@ -47,7 +47,9 @@ export interface RunOptions {
 }
 
 /** What the command line asks for: a run, or the report of a saved one. */
-export type Options = { report: string } | { run: RunOptions };
+export type Options =
+  | { report: string; embed?: string }
+  | { run: RunOptions };
 
 /** Parses the command line; prints usage and exits 2 when it cannot be used. */
 export function parseOptions(args: readonly string[], root: string): Options {
@@ -69,6 +71,7 @@ function parse(args: readonly string[], root: string): Options {
     out: { type: "string" },
     save: { type: "boolean" },
     report: { type: "string" },
+    embed: { type: "string" },
     loads: { type: "string" },
     "warmup-ms": { type: "string" },
     "duration-ms": { type: "string" },
@@ -79,7 +82,9 @@ function parse(args: readonly string[], root: string): Options {
     Deno.exit(0);
   }
   const report = cli.string("report");
-  if (report !== undefined) return { report };
+  const embed = cli.string("embed");
+  if (report !== undefined) return { report, embed };
+  if (embed !== undefined) throw new UsageError("--embed goes with --report");
   const count = (name: string, min = 1) => {
     const text = cli.string(name);
     return text === undefined

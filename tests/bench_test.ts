@@ -268,3 +268,30 @@ Deno.test("reportProblems() finds NaN and empty cells in a report's text", () =>
   assert.equal(reportProblems("| x |  | 1 |").length, 1);
   assert.equal(reportProblems("- met: a target: undefined").length, 1);
 });
+
+Deno.test("deno task bench --report FILE --embed PAGE puts the report between the page's markers, and refuses a page without them", async () => {
+  const run = await Deno.makeTempFile({ suffix: ".json" });
+  const page = await Deno.makeTempFile({ suffix: ".md" });
+  try {
+    await Deno.writeTextFile(run, JSON.stringify(madeUpRun()));
+    await Deno.writeTextFile(
+      page,
+      "# Performance\n\n<!-- From `tools/deno task bench --report bench/results/latest.json`; checked. -->\n\nold report\n\n<!-- End of the report. -->\n\nAfter.\n",
+    );
+    const embedded = await bench(["--report", run, "--embed", page]).finish();
+    assert.equal(embedded.code, 0, embedded.stderr);
+    const printed = await bench(["--report", run]).finish();
+    assert.equal(
+      await Deno.readTextFile(page),
+      "# Performance\n\n<!-- From `tools/deno task bench --report bench/results/latest.json`; checked. -->\n\n" +
+        printed.stdout + "\n<!-- End of the report. -->\n\nAfter.\n",
+    );
+    await Deno.writeTextFile(page, "# Performance\n\nNo markers.\n");
+    const refused = await bench(["--report", run, "--embed", page]).finish();
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /has no report markers/);
+  } finally {
+    await Deno.remove(run);
+    await Deno.remove(page);
+  }
+});
