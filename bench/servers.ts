@@ -130,7 +130,7 @@ export const ALL_SERVERS: readonly ServerSpec[] = [
     command: (port) => [DENO, [
       "run",
       "--allow-net",
-      `${ROOT}bench/node_echo_server.ts`,
+      `${ROOT}bench/echo_node_server.ts`,
       String(port),
     ]],
     mode: "echo",
