@@ -131,11 +131,13 @@ function header(run: SavedRun): string {
     `${m.cores} cores, ${m.memoryGiB} GiB; Deno ${m.deno}, Node ${m.node} ` +
     `with zeromq.js ${m.zeromqJs}, pyzmq ${m.pyzmq}. ${rounds} round${
       rounds === 1 ? "" : "s"
-    }, servers interleaved; at ${loads.join(", ")} connections${
+    }, servers interleaved; at ${loads.join(", ")} connection${
+      loads.length === 1 && loads[0] === 1 ? "" : "s"
+    }${
       special.length ? ` (${special.join("; ")})` : ""
     }, each connection keeping one request in flight (closed loop), ` +
-    `${n(warmupMs / 1000, 1)} s of warm-up then ${
-      n(durationMs / 1000, 1)
+    `${warmupMs / 1000} s of warm-up then ${
+      durationMs / 1000
     } s measured; every reply checked. ` +
     (rounds > 1
       ? "Each figure is the median of the rounds, with the lowest and " +
