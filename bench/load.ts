@@ -1,19 +1,22 @@
 /**
- * A closed-loop load generator: C connections, each sending a request and
- * waiting for its reply before the next, every reply checked byte for byte.
- * It speaks ZMTP through the engine's own handshake (NULL or CURVE, as REQ)
- * and sends each request framed, to drive any REP server alike, or raw bytes
- * for the echo floor.
+ * A closed-loop load generator on Deno, for what bench/loadgen (C) does not
+ * speak: CURVE, new CURVE connections, and idle connections held open.
+ * C connections each send a request and wait for its reply before the next,
+ * every reply checked byte for byte, through the engine's own handshake
+ * (NULL or CURVE, as REQ), or raw bytes for an echo server.
  *
- *     deno run --allow-net bench/load.ts PORT CONNECTIONS REQUESTS MODE [WARMUP] [SERVER_KEY]
+ *     deno run --allow-net bench/load.ts PORT CONNECTIONS DURATION_MS MODE [WARMUP_MS] [SERVER_KEY]
  *
  * MODE is `zmtp` or `echo`; `curve` speaks CURVE (RFC 26) to the server
  * whose public key is SERVER_KEY (Z85), through the engine's own CURVE
- * mechanism; `handshakes` opens and closes CURVE connections, REQUESTS of
- * them over CONNECTIONS loops, and counts completed handshakes; `idle` opens
- * CONNECTIONS, handshakes, and holds them until stdin closes. Prints "ready"
- * after warm-up, waits for a line on stdin, runs, and prints one JSON line of
- * results.
+ * mechanism; `handshakes` opens and closes CURVE connections on CONNECTIONS
+ * loops and counts completed handshakes; `idle` opens CONNECTIONS,
+ * handshakes, and holds them until stdin closes. Each connection runs for
+ * WARMUP_MS, then the generator prints "ready", waits for a line on stdin,
+ * runs each connection for DURATION_MS (finishing the request in flight),
+ * and prints one JSON line: requests, errors, elapsedMs, latencies (each
+ * request's, in microseconds) and perConnection (the least and most
+ * replies a connection got, and how many got none).
  *
  * @module
  */
@@ -38,15 +41,15 @@ import { decodeZ85Key } from "../lib/zmtp/z85.ts";
 const [
   portText,
   connectionsText,
-  requestsText,
+  durationText,
   mode = "zmtp",
   warmupText = "500",
   serverKeyText,
 ] = Deno.args;
 const port = Number(portText);
 const connections = Number(connectionsText);
-const requests = Number(requestsText);
-const warmup = Number(warmupText);
+const durationMs = Number(durationText);
+const warmupMs = Number(warmupText);
 const encoder = new TextEncoder();
 
 // Request i carries the number i % 1000; its expected reply is Python's.
@@ -135,9 +138,9 @@ async function openWith(mechanism: Mechanism): Promise<Session> {
 async function runCurve(
   session: Session,
   first: number,
-  count: number,
+  until: number,
   latencies: number[] | undefined,
-): Promise<number> {
+): Promise<Driven> {
   const { conn, mechanism, decoder } = session;
   const out = new Uint8Array(4096);
   const buffer = new Uint8Array(4096);
@@ -157,7 +160,8 @@ async function runCurve(
     frame: (flags: number, body: Uint8Array) =>
       mechanism.decodeFrame(flags, body, plain),
   };
-  for (let i = first; i < first + count; i++) {
+  let i = first;
+  for (; performance.now() < until; i++) {
     const body = requestBodies[i % VARIANTS];
     const t0 = performance.now();
     let at = mechanism.encodeFrame(MORE, EMPTY, 0, out, 0);
@@ -173,17 +177,18 @@ async function runCurve(
     const expected = replyBodies[i % VARIANTS];
     if (!same(reply!, expected, reply!.length)) errors++;
   }
-  return errors;
+  return { count: i - first, errors };
 }
 
-// CURVE handshakes, one after another on each of CONNECTIONS loops.
-// Returns the errors: none, since a failed handshake throws.
-async function runHandshakes(count: number): Promise<number> {
-  for (let i = 0; i < count; i++) {
+// CURVE handshakes, one after another on each of CONNECTIONS loops: no
+// errors, since a failed handshake throws.
+async function runHandshakes(until: number): Promise<Driven> {
+  let count = 0;
+  for (; performance.now() < until; count++) {
     const { conn } = await openCurve();
     conn.close();
   }
-  return 0;
+  return { count, errors: 0 };
 }
 
 function same(a: Uint8Array, b: Uint8Array, length: number): boolean {
@@ -192,15 +197,22 @@ function same(a: Uint8Array, b: Uint8Array, length: number): boolean {
   return true;
 }
 
+/** Requests completed on one connection, and how many replies were wrong. */
+interface Driven {
+  count: number;
+  errors: number;
+}
+
 async function run(
   conn: Deno.Conn,
   first: number,
-  count: number,
+  until: number,
   latencies: number[] | undefined,
-) {
+): Promise<Driven> {
   const buffer = new Uint8Array(4096);
   let errors = 0;
-  for (let i = first; i < first + count; i++) {
+  let i = first;
+  for (; performance.now() < until; i++) {
     const expected = replyBytes[i % VARIANTS];
     const t0 = performance.now();
     await writeAll(conn, requestBytes[i % VARIANTS]);
@@ -213,7 +225,7 @@ async function run(
     latencies?.push(Math.round((performance.now() - t0) * 1000));
     if (!same(buffer, expected, have)) errors++;
   }
-  return errors;
+  return { count: i - first, errors };
 }
 
 async function waitForGo(): Promise<void> {
@@ -245,51 +257,56 @@ async function answerPings(conn: Deno.Conn): Promise<void> {
   }
 }
 
-const perConnection = (n: number, c: number) =>
-  Math.floor(n / connections) + (c < n % connections ? 1 : 0);
-
-/** Drives one connection: `count` requests from `first`; returns errors. */
+/** Drives one connection from request `first` until a time; its counts. */
 type Drive = (
   c: number,
   first: number,
-  count: number,
+  until: number,
   latencies: number[] | undefined,
-) => Promise<number>;
+) => Promise<Driven>;
 
 // Warms up on every connection, prints "ready", waits for the word, then
-// times REQUESTS spread over the connections and prints one line of
-// results. Each connection starts at its own request, so that they do not
-// move in step.
+// runs every connection for the duration and prints one line of results.
+// Each connection starts at its own request, so that they do not move in
+// step.
 async function measure(
   drive: Drive,
   finish: () => void = () => {},
 ): Promise<never> {
-  const each = (n: number, offset: number, latencies?: number[]) =>
-    Promise.all(
+  const each = (ms: number, offset: number, latencies?: number[]) => {
+    const until = performance.now() + ms;
+    return Promise.all(
       Array.from(
         { length: connections },
-        (_, c) => drive(c, c * offset, perConnection(n, c), latencies),
+        (_, c) => drive(c, c * offset, until, latencies),
       ),
     );
-  await each(warmup, 7);
+  };
+  await each(warmupMs, 7);
   console.log("ready");
   await waitForGo();
   const latencies: number[] = [];
   const t0 = performance.now();
-  const errors = (await each(requests, 13, latencies))
-    .reduce((a, b) => a + b, 0);
+  const driven = await each(durationMs, 13, latencies);
   const elapsedMs = performance.now() - t0;
   finish();
-  // Handshakes have no latencies: each counts once.
-  const done = mode === "handshakes" ? requests : latencies.length;
-  console.log(
-    JSON.stringify({ requests: done, errors, elapsedMs, latencies }),
-  );
+  const counts = driven.map((d) => d.count);
+  console.log(JSON.stringify({
+    requests: counts.reduce((a, b) => a + b, 0),
+    errors: driven.reduce((n, d) => n + d.errors, 0),
+    elapsedMs,
+    latencies,
+    perConnection: {
+      min: Math.min(...counts),
+      max: Math.max(...counts),
+      zero: counts.filter((n) => n === 0).length,
+    },
+  }));
   Deno.exit(0);
 }
 
 if (mode === "handshakes") {
-  await measure((_c, _first, count) => runHandshakes(count));
+  await measure((_c, _first, until) => runHandshakes(until));
 }
 
 if (mode === "curve") {
@@ -297,8 +314,8 @@ if (mode === "curve") {
     Array.from({ length: connections }, openCurve),
   );
   await measure(
-    (c, first, count, latencies) =>
-      runCurve(sessions[c], first, count, latencies),
+    (c, first, until, latencies) =>
+      runCurve(sessions[c], first, until, latencies),
     () => sessions.forEach(({ conn }) => conn.close()),
   );
 }
@@ -306,17 +323,23 @@ if (mode === "curve") {
 const conns = await Promise.all(Array.from({ length: connections }, open));
 if (mode === "idle") {
   // Prove the server still answers while holding them all.
-  const errors = await run(conns[0], 0, 100, undefined);
+  const before = await run(conns[0], 0, performance.now() + 200, undefined);
   const answering = conns.slice(1, -1).map(answerPings);
-  console.log(JSON.stringify({ ready: true, errors }));
+  console.log(
+    JSON.stringify({
+      ready: true,
+      errors: before.errors,
+      requests: before.count,
+    }),
+  );
   await waitForGo();
-  const errorsAfter = await run(conns[conns.length - 1], 0, 100, undefined);
+  const after = await run(conns.at(-1)!, 0, performance.now() + 200, undefined);
   for (const conn of conns) conn.close();
   await Promise.all(answering);
-  console.log(JSON.stringify({ errors: errorsAfter }));
+  console.log(JSON.stringify({ errors: after.errors, requests: after.count }));
   Deno.exit(0);
 }
 await measure(
-  (c, first, count, latencies) => run(conns[c], first, count, latencies),
+  (c, first, until, latencies) => run(conns[c], first, until, latencies),
   () => conns.forEach((conn) => conn.close()),
 );

@@ -19,8 +19,11 @@
  * each retried on failure), then W ms of warm-up are not counted, then D ms
  * are measured: the latency of every request whose reply arrives in the
  * window (log-linear histogram, under 1% error, up to ~18 minutes), and how
- * many replies each connection got in it. One JSON line on stdout with
- * --json, else a short text summary. Exit status 1 on any failure (a
+ * many replies each connection got in it. After the window no request is
+ * sent, and the replies still due are awaited (up to 10 s; those missing
+ * count as errors), so that the totals over the whole run, "sent" and
+ * "replies" in the JSON, are exact: equal when the server answered every
+ * request. One JSON line on stdout with --json, else a short text summary. Exit status 1 on any failure (a
  * connect that keeps failing, a connection the server closes, a protocol
  * error, no request completed); 2 on a usage error.
  *
@@ -237,6 +240,7 @@ static unsigned char handshake_bytes[64 + 64];
 static size_t handshake_len;
 static size_t expect_len;
 static uint64_t mismatches, errors;
+static uint64_t sent_total, replies_total; /* whole run, warm-up and drain included */
 static int measuring = 0, running = 0;
 static int64_t window_start, window_end;
 static int ready_count, active_connects;
@@ -324,10 +328,12 @@ static int send_request(struct conn *c) {
   c->frames_in_reply = 0;
   c->reply_bad = 0;
   c->sent_at = now_ns();
+  sent_total++;
   return flush_out(c);
 }
 
 static void reply_done(struct conn *c, int bad, int64_t t) {
+  replies_total++;
   if (measuring && t >= window_start && t < window_end) {
     record(t - c->sent_at);
     c->completed++;
@@ -614,10 +620,29 @@ int main(int argc, char **argv) {
 
   /* Requests still waiting at the end: how long they had waited. */
   int64_t oldest = 0;
-  uint64_t min = UINT64_MAX, max = 0, zero = 0;
   for (int i = 0; i < n; i++) {
     struct conn *c = &conns[i];
     if (c->phase == WAITING && end - c->sent_at > oldest) oldest = end - c->sent_at;
+  }
+  /* Drain: no new requests; wait for every reply still due, so that the
+   * totals are exact (sent == replies when the server answered them all). */
+  int64_t drain_deadline = now_ns() + 10000000000LL;
+  for (;;) {
+    int waiting = 0;
+    for (int i = 0; i < n; i++) waiting += conns[i].phase == WAITING;
+    if (!waiting) break;
+    if (now_ns() >= drain_deadline) {
+      if (!first_error) first_error = "replies still due 10 s after the window";
+      errors += (uint64_t)waiting;
+      break;
+    }
+    int k = epoll_wait(epfd, events, max_events, 100);
+    if (k < 0 && errno != EINTR) fail("epoll_wait: %s", strerror(errno));
+    for (int i = 0; i < k; i++) on_event(events[i].data.ptr, events[i].events);
+  }
+  uint64_t min = UINT64_MAX, max = 0, zero = 0;
+  for (int i = 0; i < n; i++) {
+    struct conn *c = &conns[i];
     if (c->completed < min) min = c->completed;
     if (c->completed > max) max = c->completed;
     if (c->completed == 0) zero++;
@@ -641,13 +666,14 @@ int main(int argc, char **argv) {
            "\"per_connection\":{\"min\":%llu,\"max\":%llu,\"zero\":%llu},"
            "\"fairness\":%.4f,\"mismatches\":%llu,\"errors\":%llu,"
            "\"cpu_us_per_request\":%.3f,\"cpu_user_us_per_request\":%.3f,"
-           "\"cpu_share\":%.3f,\"in_flight_max_us\":%.1f}\n",
+           "\"cpu_share\":%.3f,\"in_flight_max_us\":%.1f,\"sent\":%llu,\"replies\":%llu}\n",
            n, seconds, (unsigned long long)requests, (double)requests / seconds,
            percentile_us(0.5), percentile_us(0.99), percentile_us(0.999),
            (double)histogram_max / 1000.0, (unsigned long long)min, (unsigned long long)max,
            (unsigned long long)zero, fairness, (unsigned long long)mismatches,
            (unsigned long long)errors, cpu_per_request, user_per_request, cpu_share,
-           (double)oldest / 1000.0);
+           (double)oldest / 1000.0, (unsigned long long)sent_total,
+           (unsigned long long)replies_total);
   } else {
     printf("%d connections, %.3f s: %llu requests, %.0f/s\n", n, seconds,
            (unsigned long long)requests, (double)requests / seconds);
