@@ -65,6 +65,20 @@ export class Notices {
           `refusing connections: ${event.reason} (--max-connections)`,
         );
         break;
+      case "evicted":
+        this.#once(
+          `evicted ${event.limit}`,
+          event.limit === "descriptors"
+            ? "out of file descriptors (raise ulimit -n): closing the peer silent longest, of those idle or that cannot be pinged, to make room for each new one"
+            : "at --max-connections: closing the peer silent longest, of those idle or that cannot be pinged, to make room for each new one",
+        );
+        break;
+      case "exhausted":
+        this.#once(
+          "exhausted",
+          "out of file descriptors (raise ulimit -n) with every peer busy: new connections wait",
+        );
+        break;
       case "retrying":
         if (event.error !== undefined && brokers.includes(event.endpoint)) {
           this.#broker(event.endpoint, event.error, "; retrying");

@@ -102,6 +102,11 @@ export class MessageAssembler {
     return this.#size;
   }
 
+  /** True while a message is partly received. */
+  get partial(): boolean {
+    return this.#first !== undefined;
+  }
+
   /** Drops a message partly received. */
   reset(): void {
     this.#first = undefined;

@@ -78,6 +78,9 @@ export interface ConnectionHandler extends MessageSink, OutboundSource {
 
 /** Command bodies (READY with its metadata, PING) stay small; this bounds them. */
 export const MAX_COMMAND_SIZE = 65536;
+// The least a mechanism's command may carry mid-message: a boxed PING or
+// PONG (at most 23 octets) with the box's overhead.
+const BOXED_COMMAND_MAX = 256;
 // Reads start small so that idle connections cost little, double while
 // reads fill the buffer, and drop back to small once a read does not: the
 // peer has paused, and a large buffer would stay with an idle connection.
@@ -198,6 +201,38 @@ export class Connection implements FrameSink {
   /** The security mechanism, once the handshake is done. */
   get mechanism(): Mechanism | undefined {
     return this.#mechanism;
+  }
+
+  /**
+   * Whether the peer answers PING (ZMTP 3.1, heartbeats on), so that
+   * heartbeats find it out if it dies; peers of ZMTP 3.0 and 2.0, and
+   * connections still in their handshake, cannot be pinged.
+   */
+  get pingable(): boolean {
+    return this.#stage === Stage.Traffic && this.#peerPings &&
+      this.#options.heartbeat.interval > 0;
+  }
+
+  /**
+   * Since when (`Date.now()`) nothing has been read from the peer, to the
+   * resolution of the socket's ticker; now, if something was read since
+   * its last tick.
+   *
+   * @param now `Date.now()`
+   */
+  silentSince(now: number): number {
+    return this.#progress !== this.#progressAtTick ? now : this.#lastHeard;
+  }
+
+  /** True while a message is partly read or written. */
+  get busy(): boolean {
+    return this.#writeActive || this.#batch.hasCarry ||
+      this.#assembler.partial;
+  }
+
+  /** True once the connection is closed (its end may still be under way). */
+  get closed(): boolean {
+    return this.#stage === Stage.Closed;
   }
 
   /** Resolves when the connection has ended and its socket is closed. */
@@ -516,8 +551,18 @@ export class Connection implements FrameSink {
     // The next frame may hold only what the message has room for (and a
     // mechanism's overhead): a message over the limit is refused before
     // its next frame is allocated.
-    this.#decoder.messageBudget = this.#options.maxMessageSize -
-      assembler.size + MAX_FRAME_OVERHEAD;
+    const decoder = this.#decoder;
+    decoder.messageBudget = this.#options.maxMessageSize - assembler.size +
+      MAX_FRAME_OVERHEAD;
+    // A mechanism's commands carry the message's frames (CURVE's MESSAGE):
+    // their budget shrinks with it, down to what a boxed PING needs, so
+    // that a connection holds no more than one message's worth.
+    if (!this.#transparent) {
+      const { maxCommandFrame, maxMessageFrame } = this.#options.frameLimits;
+      decoder.commandBudget = assembler.partial
+        ? Math.max(decoder.messageBudget, BOXED_COMMAND_MAX)
+        : Math.max(maxCommandFrame, maxMessageFrame);
+    }
   }
 
   #command(body: Uint8Array): void {

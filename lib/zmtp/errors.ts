@@ -105,6 +105,30 @@ export class PeerTimeoutError extends Error {
 }
 
 /**
+ * A full server closed this peer's connection to make room for a new one:
+ * of those it could close, this peer had been silent longest (see
+ * `eviction.ts`). Reported through socket events.
+ */
+export class PeerEvictedError extends Error {
+  /** Which limit was reached: the connection limit, or file descriptors. */
+  readonly limit: "connections" | "descriptors";
+
+  /**
+   * @param limit the limit that was reached
+   * @param silentFor how long the peer had been silent, in milliseconds
+   */
+  constructor(limit: "connections" | "descriptors", silentFor: number) {
+    super(
+      `Closed to make room at the ${
+        limit === "connections" ? "connection limit" : "file descriptor limit"
+      }: silent for ${silentFor} ms`,
+    );
+    this.name = "PeerEvictedError";
+    this.limit = limit;
+  }
+}
+
+/**
  * The peer wants a security mechanism other than ours (NULL against CURVE),
  * or speaks ZMTP/2.0, which carries only NULL. Its connection is closed.
  */

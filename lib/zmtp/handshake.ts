@@ -22,7 +22,13 @@ import {
   VERSION_OFFSET,
   ZMTP_2_REVISION,
 } from "./greeting.ts";
-import { isLegalPeer, type Mechanism, type SocketType } from "./mechanism.ts";
+import {
+  HandshakeRefusedError,
+  isLegalPeer,
+  type Mechanism,
+  refusedWith,
+  type SocketType,
+} from "./mechanism.ts";
 
 /** What the handshake asks the connection to send. */
 export type Send = (bytes: Uint8Array) => void;
@@ -209,7 +215,15 @@ export class Handshake {
       throw new ProtocolError("Message frame before the handshake completed");
     }
     const { name, data } = parseCommand(body);
-    this.mechanism.receive(name, data);
+    try {
+      this.mechanism.receive(name, data);
+    } catch (error) {
+      // A full server's ERROR gets a type of its own: a later try may do.
+      if (error instanceof HandshakeRefusedError) {
+        throw refusedWith(error.reason);
+      }
+      throw error;
+    }
     this.#sendCommands();
     this.#ready = this.mechanism.ready;
   }

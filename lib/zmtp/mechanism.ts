@@ -141,6 +141,37 @@ export class HandshakeRefusedError extends ProtocolError {
   }
 }
 
+/**
+ * The peer sent ERROR {@link SERVER_FULL}: the server is at its connection
+ * limit with every connection busy. Unlike other refusals, a later try may
+ * succeed.
+ *
+ * @example
+ * ```ts
+ * import { ServerFullError, SERVER_FULL } from "./mechanism.ts";
+ * const error = new ServerFullError();
+ * error.reason === SERVER_FULL; // true
+ * ```
+ */
+export class ServerFullError extends HandshakeRefusedError {
+  constructor() {
+    super(SERVER_FULL);
+    this.name = "ServerFullError";
+  }
+}
+
+/**
+ * The refusal as it fits the peer's ERROR reason: {@link ServerFullError}
+ * for {@link SERVER_FULL}, else a {@link HandshakeRefusedError}.
+ *
+ * @param reason the ERROR command's reason, as parsed
+ */
+export function refusedWith(reason: string): HandshakeRefusedError {
+  return reason === SERVER_FULL
+    ? new ServerFullError()
+    : new HandshakeRefusedError(reason);
+}
+
 const latin1 = (text: string) =>
   Uint8Array.from(text, (char) => char.charCodeAt(0));
 const asText = (bytes: Uint8Array) => String.fromCharCode(...bytes);
@@ -294,6 +325,12 @@ export const MAX_FRAME_OVERHEAD = 64;
 
 /** The ERROR reason for a peer whose socket type may not talk to ours. */
 export const INVALID_SOCKET_TYPE = "Invalid-socket-type";
+
+/**
+ * The ERROR reason of a server at its connection limit whose connections
+ * are all busy (none can be closed to make room).
+ */
+export const SERVER_FULL = "Server-full";
 
 /**
  * A mechanism's refusal of its peer: the error the connection closes with,

@@ -25,13 +25,18 @@ export { Reply, type RequestHandler, type ServeOptions } from "./rep.ts";
 export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
 export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
-export { HandshakeRefusedError } from "./mechanism.ts";
+export {
+  HandshakeRefusedError,
+  SERVER_FULL,
+  ServerFullError,
+} from "./mechanism.ts";
 export {
   CurveAuthorizationError,
   CurveKeyMismatchError,
   HandshakeClosedError,
   MechanismMismatchError,
   MessageSizeError,
+  PeerEvictedError,
   PeerTimeoutError,
   ProtocolError,
   SocketError,

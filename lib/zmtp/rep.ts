@@ -214,6 +214,10 @@ export class Reply extends SocketBase {
     if (body !== undefined) receiver.resolve(body);
   }
 
+  protected override holds(pipe: Pipe): boolean {
+    return this.#request?.pipe === pipe || this.#busy.has(pipe);
+  }
+
   protected override detach(pipe: Pipe): void {
     this.#queue.detach(pipe);
     this.#unbusy(pipe);

@@ -8,7 +8,8 @@
 
 import { type ConnectionOptions, MAX_COMMAND_SIZE } from "./connection.ts";
 import { formatAddress } from "./endpoint.ts";
-import { asError, SocketError } from "./errors.ts";
+import { asError, PeerEvictedError, SocketError } from "./errors.ts";
+import { chooseEvictee } from "./eviction.ts";
 import type { Part } from "./frame.ts";
 import {
   HandshakeRefusedError,
@@ -18,6 +19,7 @@ import {
   type SocketType,
 } from "./mechanism.ts";
 import { NullMechanism } from "./null_mechanism.ts";
+import { ServerFullMechanism } from "./server_full_mechanism.ts";
 import type { CurveFactory } from "./curve_mechanism.ts";
 import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
@@ -48,6 +50,14 @@ export type SocketEvent =
     error?: Error;
   }
   | { type: "refused"; endpoint: string; remote: string; reason: string }
+  | {
+    type: "evicted";
+    endpoint: string;
+    remote: string;
+    limit: "connections" | "descriptors";
+    silentFor: number;
+  }
+  | { type: "exhausted"; endpoint: string; error: Error }
   | { type: "retrying"; endpoint: string; delay: number; error?: Error }
   | { type: "stopped"; endpoint: string; error?: Error }
   | { type: "error"; error: Error; peer?: PeerInfo };
@@ -148,8 +158,11 @@ export interface SocketOptions {
    */
   curveAuthorize?: (publicKey: string) => boolean;
   /**
-   * The most connections open at once; further ones are closed as they
-   * arrive, with a `refused` event.
+   * The most connections open at once. A new one past it takes the place
+   * of the peer silent longest among those idle or that cannot be pinged
+   * (an `evicted` event; the same when file descriptors run out); when
+   * every peer is busy and can be pinged, it is refused with ERROR
+   * "Server-full" (a `refused` event).
    * @default {Infinity}
    */
   maxConnections?: number;
@@ -200,6 +213,9 @@ function tickPeriod(options: ResolvedOptions): number {
 
 const encoder = new TextEncoder();
 const RESOLVED = Promise.resolve();
+// Connections being refused as "Server-full" at once: past this many, a
+// new one is closed without a word, so a flood cannot take descriptors.
+const MAX_REFUSING = 16;
 
 /** The CURVE options of {@link SocketOptions}. */
 type CurveOptions = Pick<
@@ -341,6 +357,10 @@ export abstract class SocketBase implements PipeOwner {
   readonly #listeners = new Map<string, Listener>();
   readonly #dialers = new Map<string, Dialer>();
   readonly #pipes = new Set<Pipe>();
+  // Of #pipes: those closed to make room, and those being refused, which
+  // the connection limit does not count.
+  readonly #evicting = new Set<Pipe>();
+  readonly #refusing = new Set<Pipe>();
   #closing: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   readonly #tickPeriod: number;
@@ -353,6 +373,7 @@ export abstract class SocketBase implements PipeOwner {
   // connections: accepted ones play the NULL server, dialed ones the client.
   readonly #serverOptions: ConnectionOptions;
   readonly #clientOptions: ConnectionOptions;
+  readonly #fullOptions: ConnectionOptions;
 
   /**
    * @param type our socket type
@@ -457,6 +478,12 @@ export abstract class SocketBase implements PipeOwner {
       isServer: false,
       createMechanism: mechanism(false),
     };
+    this.#fullOptions = {
+      ...connectionOptions,
+      isServer: true,
+      createMechanism: () =>
+        new ServerFullMechanism(this.mechanism, this.mechanism === "CURVE"),
+    };
   }
 
   /**
@@ -508,6 +535,7 @@ export abstract class SocketBase implements PipeOwner {
     const listener = listen(
       endpoint,
       (conn) => this.#accepted(listener, conn),
+      (error) => this.#outOfDescriptors(listener, error),
     );
     this.#listeners.set(listener.endpoint, listener);
     this.emit({ type: "bound", endpoint: listener.endpoint });
@@ -653,6 +681,10 @@ export abstract class SocketBase implements PipeOwner {
   protected abstract readable(pipe: Pipe): void;
   /** A peer left (called only for pipes that were attached). */
   protected abstract detach(pipe: Pipe): void;
+  /** Whether the socket holds a request of this peer's, not yet answered. */
+  protected holds(_pipe: Pipe): boolean {
+    return false;
+  }
 
   #accepted(listener: Listener, conn: Deno.TcpConn): void {
     const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
@@ -660,20 +692,80 @@ export abstract class SocketBase implements PipeOwner {
       conn.close();
       return;
     }
-    if (this.#pipes.size >= this.options.maxConnections) {
-      conn.close();
-      this.emit({
-        type: "refused",
-        endpoint: listener.endpoint,
-        remote,
-        reason: this.options.maxConnections === 1
-          ? "1 connection is open already"
-          : `${this.options.maxConnections} connections are open already`,
-      });
-      return;
+    const open = this.#pipes.size - this.#evicting.size - this.#refusing.size;
+    if (open >= this.options.maxConnections) {
+      const evictee = this.#evictee();
+      if (evictee === undefined) {
+        this.#refuse(listener, conn, remote);
+        return;
+      }
+      this.#evict(evictee, "connections");
     }
     this.#open(conn, listener.endpoint, true);
     this.emit({ type: "accepted", endpoint: listener.endpoint, remote });
+  }
+
+  // At the limit with every peer busy and pingable: the new peer is told
+  // "Server-full" in a handshake ERROR, then closed.
+  #refuse(listener: Listener, conn: Deno.TcpConn, remote: string): void {
+    const max = this.options.maxConnections;
+    this.emit({
+      type: "refused",
+      endpoint: listener.endpoint,
+      remote,
+      reason: max === 1
+        ? "1 connection is open already"
+        : `${max} connections are open already`,
+    });
+    if (this.#refusing.size >= MAX_REFUSING) {
+      conn.close();
+      return;
+    }
+    const pipe = new Pipe(
+      this,
+      conn,
+      listener.endpoint,
+      this.#fullOptions,
+      this.options,
+    );
+    this.#pipes.add(pipe);
+    this.#refusing.add(pipe);
+    this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);
+  }
+
+  // The peer to close to make room (see eviction.ts), if any.
+  #evictee(): Pipe | undefined {
+    const now = Date.now();
+    const candidates = [...this.#pipes].filter((pipe) =>
+      !this.#evicting.has(pipe) && !this.#refusing.has(pipe) &&
+      !pipe.connection.closed
+    );
+    return chooseEvictee(candidates, (pipe) => ({
+      pingable: pipe.connection.pingable,
+      active: pipe.active || this.holds(pipe),
+      silentSince: pipe.connection.silentSince(now),
+    }));
+  }
+
+  #evict(pipe: Pipe, limit: "connections" | "descriptors"): void {
+    const { endpoint, remote } = pipe.connection;
+    const silentFor = Date.now() - pipe.connection.silentSince(Date.now());
+    this.#evicting.add(pipe);
+    this.emit({ type: "evicted", endpoint, remote, limit, silentFor });
+    pipe.connection.close(new PeerEvictedError(limit, silentFor));
+  }
+
+  // accept() failed for want of file descriptors: close the peer silent
+  // longest, if any may be, and resolve true once its descriptor is free.
+  async #outOfDescriptors(listener: Listener, error: Error): Promise<boolean> {
+    const evictee = this.closed ? undefined : this.#evictee();
+    if (evictee === undefined) {
+      this.emit({ type: "exhausted", endpoint: listener.endpoint, error });
+      return false;
+    }
+    this.#evict(evictee, "descriptors");
+    await withTimeout(evictee.connection.done, 100);
+    return true;
   }
 
   #open(conn: Deno.Conn, endpoint: string, isServer: boolean): Pipe {
@@ -697,6 +789,11 @@ export abstract class SocketBase implements PipeOwner {
 
   /** Part of {@link PipeOwner}. */
   pipeReady(pipe: Pipe): void {
+    // A ZMTP/2.0 peer has no handshake to refuse: it is closed instead.
+    if (this.#refusing.has(pipe)) {
+      pipe.connection.close();
+      return;
+    }
     const { endpoint, remote, peerSocketType } = pipe.connection;
     this.emit({ type: "ready", endpoint, remote, peerSocketType });
     if (!this.closed) this.attach(pipe);
@@ -710,7 +807,9 @@ export abstract class SocketBase implements PipeOwner {
   /** Part of {@link PipeOwner}. */
   pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void {
     this.#pipes.delete(pipe);
+    this.#evicting.delete(pipe);
     if (this.#pipes.size === 0) this.#stopTicker();
+    if (this.#refusing.delete(pipe)) return;
     if (wasReady) this.detach(pipe);
     const { endpoint, remote } = pipe.connection;
     this.emit({ type: "disconnected", endpoint, remote, wasReady, error });

@@ -27,11 +27,23 @@ function tune(conn: Deno.TcpConn): void {
 }
 
 /**
+ * Whether an error means the process (EMFILE) or the system (ENFILE) is
+ * out of file descriptors.
+ */
+export function isOutOfDescriptors(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+/**
  * Binds `endpoint` and hands every accepted connection, with Nagle's
  * algorithm off and keepalive on, to `accepted`.
  *
  * @param endpoint `tcp://host:port`; `*` binds every interface, port 0 any port
  * @param accepted called for each new connection
+ * @param exhausted called when accepting failed for want of file
+ * descriptors: resolves true once it made room (accepting resumes at once),
+ * false when it could not (accepting resumes after a pause)
  * @returns the listener, once bound
  * @throws {SocketError} `EADDRINUSE` or `EADDRNOTAVAIL` when it cannot bind
  * @throws {SyntaxError} when the endpoint cannot be parsed
@@ -39,6 +51,7 @@ function tune(conn: Deno.TcpConn): void {
 export function listen(
   endpoint: string,
   accepted: (conn: Deno.TcpConn) => void,
+  exhausted?: (error: Error) => Promise<boolean>,
 ): Listener {
   const { host, port } = parseEndpoint(endpoint);
   let listener: Deno.TcpListener;
@@ -59,7 +72,13 @@ export function listen(
         conn = await listener.accept();
       } catch (error) {
         if (closed || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors and the like: wait, then accept again.
+        if (
+          exhausted !== undefined && isOutOfDescriptors(error) &&
+          await exhausted(asError(error))
+        ) {
+          continue;
+        }
+        // No room made, or another passing failure: wait, then try again.
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
