@@ -326,7 +326,7 @@ export class Reply extends SocketBase {
 
 // The reply's frames behind the envelope; a single part needs no array.
 function withEnvelope(envelope: Uint8Array[], reply: MessageLike): Part[] {
-  if (typeof reply === "string" || reply instanceof Uint8Array) {
+  if (typeof reply === "string") {
     return envelope.length === 1 ? [envelope[0], reply] : [...envelope, reply];
   }
   return [...envelope, ...toParts(reply)];

@@ -302,16 +302,17 @@ function curveSecurity(
 }
 
 /**
- * Turns a {@link MessageLike} into parts. Text stays text: it is encoded as
- * UTF-8 when written, with no buffer of its own.
+ * Turns a {@link MessageLike} into parts the engine owns: bytes are copied,
+ * so that the caller may change or reuse its buffers as soon as `send()`
+ * returns; text stays text (it cannot change), encoded as UTF-8 when
+ * written, with no buffer of its own.
  *
  * @throws {TypeError} when the message is not bytes, text or a non-empty
  * array of them (RFC 28: a message needs at least one body frame)
  */
 export function toParts(message: MessageLike): Part[] {
-  if (typeof message === "string" || message instanceof Uint8Array) {
-    return [message];
-  }
+  if (typeof message === "string") return [message];
+  if (message instanceof Uint8Array) return [message.slice()];
   if (!Array.isArray(message)) {
     throw new TypeError(
       `Cannot send ${
@@ -325,7 +326,8 @@ export function toParts(message: MessageLike): Part[] {
     );
   }
   return message.map((part) => {
-    if (typeof part === "string" || part instanceof Uint8Array) return part;
+    if (typeof part === "string") return part;
+    if (part instanceof Uint8Array) return part.slice();
     throw new TypeError(
       `Cannot send a part that is ${describe(part)}: use Uint8Array or string`,
     );
