@@ -153,23 +153,37 @@ Deno.test("server.ts --max-message-size drops only the peer that exceeds it", as
   await stillServes(ours.port);
 });
 
+// A REQ mid-request (its delimiter sent, the body held back): busy, so a
+// full server refuses newcomers rather than close it (tests/bounds_test.ts).
+async function busyPeer(port: number): Promise<RawPeer> {
+  const peer = await RawPeer.connect(port);
+  await peer.handshake("REQ");
+  await peer.write(Uint8Array.of(0x01, 0x00));
+  return peer;
+}
+
+// A newcomer's greeting and READY, answered with ERROR and a close.
+async function refused(port: number): Promise<boolean> {
+  using extra = await RawPeer.connect(port);
+  await extra.write(encodeGreeting());
+  await extra.write(readyCommand("REQ"));
+  return await extra.closedByPeer();
+}
+
 Deno.test("server.ts --max-connections refuses the extra connection and says so once", async () => {
   await using ours = await startServer(["2", "0", "--max-connections", "2"]);
-  using a = await RawPeer.connect(ours.port);
-  await a.handshake("REQ");
-  using b = await RawPeer.connect(ours.port);
-  await b.handshake("REQ");
-  for (let i = 0; i < 3; i++) {
-    using extra = await RawPeer.connect(ours.port);
-    assert.ok(await extra.closedByPeer(), "refused");
-  }
+  using a = await busyPeer(ours.port);
+  using b = await busyPeer(ours.port);
+  for (let i = 0; i < 3; i++) assert.ok(await refused(ours.port), "refused");
   await ours.server.waitFor(
     /refusing connections: 2 connections are open already/,
     5000,
     "stderr",
   );
   assert.equal(ours.server.stderr.match(/refusing/g)?.length, 1);
-  await a.send("", "4");
+  await a.send("4");
+  await b.send("4");
+  assert.deepEqual(await b.receiveText(), ["", "8.0"]);
   assert.deepEqual(await a.receiveText(), ["", "8.0"]);
   a.close();
   await sleep(100);
@@ -178,10 +192,8 @@ Deno.test("server.ts --max-connections refuses the extra connection and says so 
 
 Deno.test("server.ts --max-connections 1 says '1 connection is open already'", async () => {
   await using ours = await startServer(["2", "0", "--max-connections", "1"]);
-  using a = await RawPeer.connect(ours.port);
-  await a.handshake("REQ");
-  using extra = await RawPeer.connect(ours.port);
-  assert.ok(await extra.closedByPeer(), "refused");
+  using _a = await busyPeer(ours.port);
+  assert.ok(await refused(ours.port), "refused");
   await ours.server.waitFor(/\(said once\)\n/, 5000, "stderr");
   assert.equal(
     ours.server.stderr,

@@ -76,3 +76,16 @@ Deno.test("WriteBatch.clear drops queued control octets and the carried message"
   assert.equal(batch.hasCarry || batch.hasControl, false);
   assert.equal(batch.next(source([])), undefined);
 });
+
+Deno.test("WriteBatch.idle() lets a buffer over 1 KiB go, and keeps one of up to 1 KiB", () => {
+  const batch = new WriteBatch();
+  const large = batch.next(source([["x".repeat(2000)]]))!;
+  assert.ok(large.buffer.byteLength > 1024);
+  batch.idle();
+  const small = batch.next(source([["y".repeat(600)]]))!;
+  assert.notEqual(small.buffer, large.buffer, "the large buffer was let go");
+  assert.ok(small.buffer.byteLength <= 1024, `${small.buffer.byteLength}`);
+  batch.idle();
+  const next = batch.next(source([["z"]]))!;
+  assert.equal(next.buffer, small.buffer, "a small buffer is kept");
+});
