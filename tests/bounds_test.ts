@@ -232,12 +232,15 @@ Deno.test("send() copies the bytes it is given: changing them after send() chang
   request.connect(endpoint);
   const body = text.encode("request");
   const parts = [text.encode("one"), text.encode("two")];
-  await request.send(body);
+  // Changed in the same task as send(), before anything is written.
+  let sent = request.send(body);
   body.fill(0x78);
+  await sent;
   assert.equal(new TextDecoder().decode((await reply.receive())[0]), "request");
-  await reply.send(parts);
+  sent = reply.send(parts);
   parts[0].fill(0x78);
   parts[1].fill(0x78);
+  await sent;
   const answer = await request.receive();
   assert.deepEqual(answer.map((p) => new TextDecoder().decode(p)), [
     "one",
@@ -245,12 +248,14 @@ Deno.test("send() copies the bytes it is given: changing them after send() chang
   ]);
   // Twice more, single parts both ways.
   const again = text.encode("again");
-  await request.send([again]);
+  sent = request.send([again]);
   again.fill(0x78);
+  await sent;
   assert.equal(new TextDecoder().decode((await reply.receive())[0]), "again");
   const single = text.encode("single");
-  await reply.send(single);
+  sent = reply.send(single);
   single.fill(0x78);
+  await sent;
   assert.equal(
     new TextDecoder().decode((await request.receive())[0]),
     "single",

@@ -33,14 +33,14 @@ async function held(proc: Proc): Promise<number> {
   return (facts.heapUsed + facts.mallocInUse) / 1024;
 }
 
-// Writes until the Reply stops reading: no write completes for 500 ms.
+// Writes until the Reply stops reading: no write completes for 1.5 s.
 async function fill(peer: RawPeer, batch: Uint8Array): Promise<number> {
   let sent = 0;
   while (true) {
     const wrote = peer.write(batch).then(() => true, () => false);
     const done = await Promise.race([
       wrote,
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), 500)),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 1500)),
     ]);
     if (!done) return sent;
     sent += batch.length;
