@@ -3,18 +3,18 @@
  * server.ts (fewer when the open-files limit is low) sit idle, then each
  * sends 64 KiB of pipelined requests at once (64 of 1 KiB: 1023 spaces and
  * "1", which Python's float() takes; reply "2.0") and reads every reply,
- * then all sit idle again. Read buffers grow to 64 KiB during the burst and
- * must drop back, so that a connection after a burst costs about what an
+ * then all sit idle again. Read buffers grow to 4 KiB during the burst
+ * (connection.ts: READ_SIZE_MAX) and must drop back, so that a connection after a burst costs about what an
  * idle one does: within 2x, per connection, over the server before any
  * connection came.
  *
  * server.ts runs as `deno task server` runs it (V8's --optimize-for-size),
  * with tests/peers/gc_hook.ts preloaded, which at each point (before, idle,
  * after) runs a full collection and malloc_trim and reports V8's and
- * malloc's figures. Raw RSS does not come back after the burst (about 63 KiB
- * per connection against 16 idle, for as long as one waits), for reasons
+ * malloc's figures. Raw RSS does not come back after the burst (about 29 KiB
+ * per connection against 15 idle on 2 Dec 2026, for as long as one waits), for reasons
  * outside the engine, which the hook shows: with nothing allocating, V8 runs
- * no collection, so the burst's dropped 64 KiB read buffers (ArrayBuffers,
+ * no collection, so the burst's dropped 4 KiB read buffers (ArrayBuffers,
  * allocated with malloc) stay allocated; once collected, glibc keeps their
  * memory (some 40 MiB free in its arenas) until malloc_trim. Even then some
  * memory stays resident that nothing holds: pages of malloc's heap partly
@@ -223,7 +223,7 @@ Deno.test(`burst memory: ${CONNECTIONS} connections each sending ${REQUESTS} KiB
       per(after.external, idle.external) < 1,
       `ArrayBuffers grew by ${
         kib(per(after.external, idle.external))
-      } KiB per connection: read buffers kept (64 KiB each)?`,
+      } KiB per connection: read buffers kept (4 KiB each)?`,
     );
     assert.ok(
       anonAfter <= 3 * anonIdle,

@@ -8,18 +8,20 @@
  *
  * Each run: the server warmed up by the good client, a baseline RSS, then
  * two such DEALERs for six seconds with RSS sampled every 100 ms. The
- * bounds, over the baseline: under 96 MiB at any sample (V8 sizes its heap
- * for the first second's flood of requests: up to 56 MiB seen), under 48 MiB
- * on average over the last third of the samples (7 to 22 MiB seen), and the
- * last third flat, within 8 MiB of the middle third. Without the receive
- * mark (the old engine), the three styles take 200 to 450 MiB in the same
- * six seconds (and 2 GiB in 11 s with a faster peer); server.ts's
- * synchronous handler was never affected.
+ * bounds, over the baseline: under 96 MiB at any sample, under 48 MiB on
+ * average over the last third of the samples, and the last third flat,
+ * within 8 MiB of the middle third. Measured on 2 Dec 2026 (2 cores, under
+ * load): peaks of 8 to 18 MiB, last thirds of 8 to 15 MiB.
+ *
+ * Without the receive mark (removed in a copy, same day), only async-serve
+ * fails here (a peak of 162 MiB): the other styles stay within the bounds
+ * (lockstep +32 MiB, for-await +37, server.ts +10), held by the send mark
+ * (their replies to the DEALERs fill that queue first) and the byte mark.
+ * Each mark is proved on its own in tests/pipe_test.ts.
  *
  * The servers run with V8's --optimize-for-size, as `deno task server` and
- * server.ts's own #! line run it. Without it V8 alone, sizing its heap for
- * the first second's flood of requests, takes 50 to 150 MiB more: flat
- * afterwards, and mostly garbage (the live heap stays under 25 MiB).
+ * server.ts's own #! line run it: without it V8 sizes its heap for the
+ * first second's flood of requests, and keeps it (mostly garbage).
  */
 import assert from "node:assert/strict";
 import { withholdReads } from "./_hostile.ts";
