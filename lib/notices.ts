@@ -61,8 +61,10 @@ export class Notices {
     switch (event.type) {
       case "refused":
         this.#once(
-          "refused",
-          `refusing connections: ${event.reason} (--max-connections)`,
+          `refused ${event.limit}`,
+          event.limit === "descriptors"
+            ? `refusing connections: ${event.reason} (raise ulimit -n)`
+            : `refusing connections: ${event.reason} (--max-connections)`,
         );
         break;
       case "evicted":

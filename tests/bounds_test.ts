@@ -7,6 +7,7 @@
  * side reads as a `ServerFullError`; and `send()` owns what it is given.
  */
 import assert from "node:assert/strict";
+import { encodeCommand } from "../lib/zmtp/frame.ts";
 import { encodeGreeting } from "../lib/zmtp/greeting.ts";
 import {
   PeerEvictedError,
@@ -114,6 +115,74 @@ Deno.test("server.ts under ulimit -n 100 serves a 3.1 client past 150 silent ZMT
     /out of file descriptors \(raise ulimit -n\)/g,
   );
   assert.equal(said?.length, 1, server.stderr);
+});
+
+// The text of an ERROR command's reason.
+function reasonOf(data: Uint8Array): string {
+  return new TextDecoder().decode(data.subarray(1, 1 + data[0]));
+}
+
+Deno.test("server.ts under ulimit -n 100 with every peer busy refuses a newcomer with ERROR Server-full, says so once, and takes one as a peer leaves", async () => {
+  const server = new Proc("sh", [
+    "-c",
+    `ulimit -n 100; exec "$0" "$@"`,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}server.ts`,
+    "2",
+    "0",
+    "--quiet",
+  ]);
+  await using running: RunningServer = await listening(server);
+  // Peers one by one, each busy (mid-request) before the next comes, until
+  // one is refused: descriptors ran out, and no busy peer that can be
+  // pinged is closed for another.
+  const busy: RawPeer[] = [];
+  const ping = Uint8Array.of(0, 0);
+  try {
+    while (true) {
+      assert.ok(busy.length < 100, "descriptors never ran out");
+      const peer = await RawPeer.connect(running.port);
+      await peer.write(concat(encodeGreeting(), readyCommand("REQ")));
+      const answer = await peer.next();
+      assert.equal(answer.kind, "command");
+      if (answer.kind === "command" && answer.name === "ERROR") {
+        assert.equal(reasonOf(answer.data), SERVER_FULL);
+        assert.ok(await peer.closedByPeer(), "closed after ERROR");
+        peer.close();
+        break;
+      }
+      // The delimiter, then a PING: its PONG shows the server read both.
+      await peer.write(
+        concat(Uint8Array.of(0x01, 0x00), encodeCommand("PING", ping)),
+      );
+      const pong = await peer.next();
+      assert.ok(pong.kind === "command" && pong.name === "PONG");
+      busy.push(peer);
+    }
+    assert.ok(busy.length > 50, `${busy.length} peers got in`);
+    await server.waitFor(
+      /refusing connections: out of file descriptors with every peer busy \(raise ulimit -n\)/,
+      5000,
+      "stderr",
+    );
+    // The busy peers were kept; one finishes and leaves, and a newcomer
+    // gets in.
+    for (const [i, peer] of busy.slice(0, 2).entries()) {
+      await peer.send(String(i + 4));
+      assert.deepEqual(await peer.receiveText(), ["", `${2 * (i + 4)}.0`]);
+    }
+    busy.shift()!.close();
+    await pingableClientServed(running.port, 10_000);
+  } finally {
+    for (const peer of busy) peer.close();
+  }
+  assert.equal(
+    server.stderr.match(/refusing connections/g)?.length,
+    1,
+    server.stderr,
+  );
 });
 
 Deno.test("server.ts --max-connections 20 serves a 3.1 client past 30 silent ZMTP 3.0 and 2.0 peers, and says so once", async () => {

@@ -49,7 +49,13 @@ export type SocketEvent =
     wasReady: boolean;
     error?: Error;
   }
-  | { type: "refused"; endpoint: string; remote: string; reason: string }
+  | {
+    type: "refused";
+    endpoint: string;
+    remote: string;
+    reason: string;
+    limit: "connections" | "descriptors";
+  }
   | {
     type: "evicted";
     endpoint: string;
@@ -57,6 +63,7 @@ export type SocketEvent =
     limit: "connections" | "descriptors";
     silentFor: number;
   }
+  /** Out of file descriptors with no peer to close: accepting waits. */
   | { type: "exhausted"; endpoint: string; error: Error }
   | { type: "retrying"; endpoint: string; delay: number; error?: Error }
   | { type: "stopped"; endpoint: string; error?: Error }
@@ -363,6 +370,8 @@ export abstract class SocketBase implements PipeOwner {
   // the connection limit does not count.
   readonly #evicting = new Set<Pipe>();
   readonly #refusing = new Set<Pipe>();
+  // An `exhausted` event is sent once until a connection is accepted again.
+  #exhaustedSaid = false;
   #closing: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   readonly #tickPeriod: number;
@@ -537,7 +546,10 @@ export abstract class SocketBase implements PipeOwner {
     const listener = listen(
       endpoint,
       (conn) => this.#accepted(listener, conn),
-      (error) => this.#outOfDescriptors(listener, error),
+      {
+        atLimit: (conn) => this.#atDescriptorLimit(listener, conn),
+        exhausted: (error) => this.#outOfDescriptors(listener, error),
+      },
     );
     this.#listeners.set(listener.endpoint, listener);
     this.emit({ type: "bound", endpoint: listener.endpoint });
@@ -689,6 +701,7 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   #accepted(listener: Listener, conn: Deno.TcpConn): void {
+    this.#exhaustedSaid = false;
     const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
     if (this.closed) {
       conn.close();
@@ -698,7 +711,16 @@ export abstract class SocketBase implements PipeOwner {
     if (open >= this.options.maxConnections) {
       const evictee = this.#evictee();
       if (evictee === undefined) {
-        this.#refuse(listener, conn, remote);
+        const max = this.options.maxConnections;
+        this.#refuse(
+          listener,
+          conn,
+          remote,
+          "connections",
+          max === 1
+            ? "1 connection is open already"
+            : `${max} connections are open already`,
+        );
         return;
       }
       this.#evict(evictee, "connections");
@@ -709,15 +731,19 @@ export abstract class SocketBase implements PipeOwner {
 
   // At the limit with every peer busy and pingable: the new peer is told
   // "Server-full" in a handshake ERROR, then closed.
-  #refuse(listener: Listener, conn: Deno.TcpConn, remote: string): void {
-    const max = this.options.maxConnections;
+  #refuse(
+    listener: Listener,
+    conn: Deno.TcpConn,
+    remote: string,
+    limit: "connections" | "descriptors",
+    reason: string,
+  ): void {
     this.emit({
       type: "refused",
       endpoint: listener.endpoint,
       remote,
-      reason: max === 1
-        ? "1 connection is open already"
-        : `${max} connections are open already`,
+      reason,
+      limit,
     });
     if (this.#refusing.size >= MAX_REFUSING) {
       conn.close();
@@ -757,12 +783,44 @@ export abstract class SocketBase implements PipeOwner {
     pipe.connection.close(new PeerEvictedError(limit, silentFor));
   }
 
-  // accept() failed for want of file descriptors: close the peer silent
-  // longest, if any may be, and resolve true once its descriptor is free.
+  // A connection came in on the last file descriptor: close the peer
+  // silent longest, if any may be, and resolve once its descriptor is free;
+  // else refuse the newcomer ("Server-full"), saying so once.
+  async #atDescriptorLimit(
+    listener: Listener,
+    conn: Deno.TcpConn,
+  ): Promise<void> {
+    const evictee = this.closed ? undefined : this.#evictee();
+    if (evictee === undefined) {
+      if (this.closed) {
+        conn.close();
+        return;
+      }
+      const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
+      this.#refuse(
+        listener,
+        conn,
+        remote,
+        "descriptors",
+        "out of file descriptors with every peer busy",
+      );
+      return;
+    }
+    this.#evict(evictee, "descriptors");
+    this.#accepted(listener, conn);
+    await withTimeout(evictee.connection.done, 100);
+  }
+
+  // accept() failed for want of file descriptors and no descriptor was held
+  // in reserve: close the peer silent longest, if any may be, and resolve
+  // true once its descriptor is free.
   async #outOfDescriptors(listener: Listener, error: Error): Promise<boolean> {
     const evictee = this.closed ? undefined : this.#evictee();
     if (evictee === undefined) {
-      this.emit({ type: "exhausted", endpoint: listener.endpoint, error });
+      if (!this.#exhaustedSaid) {
+        this.#exhaustedSaid = true;
+        this.emit({ type: "exhausted", endpoint: listener.endpoint, error });
+      }
       return false;
     }
     this.#evict(evictee, "descriptors");

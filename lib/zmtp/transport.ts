@@ -35,15 +35,41 @@ export function isOutOfDescriptors(error: unknown): boolean {
   return code === "EMFILE" || code === "ENFILE";
 }
 
+/** What a listener does when file descriptors run out. */
+export interface DescriptorLimit {
+  /**
+   * A connection came in on the last descriptor: make room (or refuse it),
+   * and resolve once a descriptor may be free again.
+   */
+  atLimit(conn: Deno.TcpConn): Promise<void>;
+  /**
+   * accept() failed for want of descriptors with none held in reserve:
+   * resolve true once room was made (accepting resumes at once).
+   */
+  exhausted(error: Error): Promise<boolean>;
+}
+
+// A descriptor held in reserve (a listener on a free loopback port): when
+// accept() fails for want of descriptors, which Linux reports whether or
+// not a connection waits, it is closed so that the next accept() takes the
+// connection that comes, if one does; the limit is then known to be
+// reached. Undefined when none can be had.
+function reserve(): Deno.Listener | undefined {
+  try {
+    return Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Binds `endpoint` and hands every accepted connection, with Nagle's
  * algorithm off and keepalive on, to `accepted`.
  *
  * @param endpoint `tcp://host:port`; `*` binds every interface, port 0 any port
  * @param accepted called for each new connection
- * @param exhausted called when accepting failed for want of file
- * descriptors: resolves true once it made room (accepting resumes at once),
- * false when it could not (accepting resumes after a pause)
+ * @param limit what to do when file descriptors run out; without it,
+ * accepting pauses and retries
  * @returns the listener, once bound
  * @throws {SocketError} `EADDRINUSE` or `EADDRNOTAVAIL` when it cannot bind
  * @throws {SyntaxError} when the endpoint cannot be parsed
@@ -51,7 +77,7 @@ export function isOutOfDescriptors(error: unknown): boolean {
 export function listen(
   endpoint: string,
   accepted: (conn: Deno.TcpConn) => void,
-  exhausted?: (error: Error) => Promise<boolean>,
+  limit?: DescriptorLimit,
 ): Listener {
   const { host, port } = parseEndpoint(endpoint);
   let listener: Deno.TcpListener;
@@ -65,6 +91,7 @@ export function listen(
     port: (listener.addr as Deno.NetAddr).port,
   });
   let closed = false;
+  let spare = limit === undefined ? undefined : reserve();
   const loop = (async () => {
     while (!closed) {
       let conn: Deno.TcpConn;
@@ -72,11 +99,13 @@ export function listen(
         conn = await listener.accept();
       } catch (error) {
         if (closed || error instanceof Deno.errors.BadResource) return;
-        if (
-          exhausted !== undefined && isOutOfDescriptors(error) &&
-          await exhausted(asError(error))
-        ) {
-          continue;
+        if (limit !== undefined && isOutOfDescriptors(error)) {
+          if (spare !== undefined) {
+            spare.close();
+            spare = undefined;
+            continue;
+          }
+          if (await limit.exhausted(asError(error))) continue;
         }
         // No room made, or another passing failure: wait, then try again.
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -87,7 +116,13 @@ export function listen(
         return;
       }
       tune(conn);
-      accepted(conn);
+      if (limit !== undefined && spare === undefined) spare = reserve();
+      if (limit !== undefined && spare === undefined) {
+        await limit.atLimit(conn);
+        spare = reserve();
+      } else {
+        accepted(conn);
+      }
     }
   })();
   return {
@@ -101,6 +136,8 @@ export function listen(
         // Already closed.
       }
       await loop;
+      spare?.close();
+      spare = undefined;
     },
   };
 }

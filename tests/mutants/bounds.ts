@@ -53,8 +53,17 @@ export const mutants: Mutant[] = [
     name:
       "descriptor-limit rule: out of descriptors, the peer silent longest makes room",
     file: "lib/zmtp/transport.ts",
-    find: "exhausted !== undefined && isOutOfDescriptors(error) &&",
-    replace: "false &&",
+    find: "if (limit !== undefined && isOutOfDescriptors(error)) {",
+    replace: "if (false) {",
+    tests: ["tests/bounds_test.ts"],
+    filter: "ulimit",
+  },
+  {
+    name:
+      "descriptor-limit rule: a connection on the last descriptor makes room or is refused",
+    file: "lib/zmtp/transport.ts",
+    find: "await limit.atLimit(conn);",
+    replace: "accepted(conn);",
     tests: ["tests/bounds_test.ts"],
     filter: "ulimit",
   },
