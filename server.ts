@@ -55,7 +55,8 @@ Options:
   --bind ENDPOINT         also listen on ENDPOINT (tcp://host:port); may repeat
   --connect ENDPOINT      take requests from a broker's backend at ENDPOINT
                           (a ROUTER/DEALER queue); may repeat
-  --max-connections N     refuse connections beyond N open at once
+  --max-connections N     at N open connections, close the peer silent longest
+                          (idle, or not pingable) for a new one
   --max-message-size N    drop a peer that sends a message over N octets
                           (default 1048576)
   --handshake-timeout MS  drop a peer that has not completed its greeting and
