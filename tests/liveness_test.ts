@@ -85,9 +85,9 @@ Deno.test("server.ts drops peers frozen after their handshake within its heartbe
   frozen1.kill("SIGSTOP");
   frozen2.kill("SIGSTOP");
   try {
-    // The third connection takes the place of the frozen peer silent
-    // longest (they are idle: tests/bounds_test.ts), and heartbeats find
-    // the other dead (300 ms of silence, then 300 more).
+    // The third connection takes the place of a frozen peer (they are
+    // idle: tests/bounds_test.ts), or comes once heartbeats have found them
+    // dead (300 ms of silence, then 300 more), whichever is first.
     const t0 = performance.now();
     const result = await runClient([String(ours.port)], "21\n");
     const elapsed = performance.now() - t0;
@@ -96,11 +96,6 @@ Deno.test("server.ts drops peers frozen after their handshake within its heartbe
     );
     assert.equal(result.stdout, "42.0\n", result.stderr);
     assert.equal(result.code, 0);
-    await ours.server.waitFor(
-      /at --max-connections: closing the peer silent longest/,
-      5_000,
-      "stderr",
-    );
     await ours.server.waitFor(/dropped a silent peer/, 5_000, "stderr");
     assert.ok(elapsed < 5000, `the third client waited ${elapsed} ms`);
   } finally {
