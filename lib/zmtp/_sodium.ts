@@ -602,44 +602,47 @@ export function sealInto(
   const boxLength = MAC_BYTES + plainLength;
   const base = scratchFor(DATA_AT + boxLength);
   const heap = raw.HEAPU8;
-  heap.set(nonce, base + NONCE_AT);
   // The plaintext goes right after room for the tag, so that libsodium
   // writes the ciphertext over it in place and the tag before it.
   const boxAt = base + DATA_AT;
   const plainAt = boxAt + MAC_BYTES;
-  heap[plainAt] = first;
-  if (typeof part === "string") {
-    if (length === part.length) {
-      for (let i = 0; i < length; i++) {
-        heap[plainAt + 1 + i] = part.charCodeAt(i);
+  try {
+    heap.set(nonce, base + NONCE_AT);
+    heap[plainAt] = first;
+    if (typeof part === "string") {
+      if (length === part.length) {
+        for (let i = 0; i < length; i++) {
+          heap[plainAt + 1 + i] = part.charCodeAt(i);
+        }
+      } else {
+        textEncoder.encodeInto(
+          part,
+          heap.subarray(plainAt + 1, plainAt + 1 + length),
+        );
       }
+    } else if (length <= 16) {
+      for (let i = 0; i < length; i++) heap[plainAt + 1 + i] = part[i];
     } else {
-      textEncoder.encodeInto(
-        part,
-        heap.subarray(plainAt + 1, plainAt + 1 + length),
-      );
+      heap.set(part, plainAt + 1);
     }
-  } else if (length <= 16) {
-    for (let i = 0; i < length; i++) heap[plainAt + 1 + i] = part[i];
-  } else {
-    heap.set(part, plainAt + 1);
+    raw._crypto_box_easy_afternm(
+      boxAt,
+      plainAt,
+      plainLength,
+      0,
+      base + NONCE_AT,
+      k,
+    );
+    // Short boxes (a delimiter, a number) by hand: a view costs more.
+    if (boxLength <= 64) {
+      for (let i = 0; i < boxLength; i++) target[offset + i] = heap[boxAt + i];
+    } else {
+      target.set(heap.subarray(boxAt, boxAt + boxLength), offset);
+    }
+  } finally {
+    // The plaintext does not stay on the heap.
+    heap.fill(0, base, boxAt + boxLength);
   }
-  raw._crypto_box_easy_afternm(
-    boxAt,
-    plainAt,
-    plainLength,
-    0,
-    base + NONCE_AT,
-    k,
-  );
-  // Short boxes (a delimiter, a number) by hand: a view costs more.
-  if (boxLength <= 64) {
-    for (let i = 0; i < boxLength; i++) target[offset + i] = heap[boxAt + i];
-  } else {
-    target.set(heap.subarray(boxAt, boxAt + boxLength), offset);
-  }
-  // The plaintext does not stay on the heap.
-  heap.fill(0, base, boxAt + boxLength);
   return offset + boxLength;
 }
 
@@ -668,32 +671,32 @@ export function openInto(
   const k = shared.check();
   const base = scratchFor(DATA_AT + sealed.length);
   const heap = raw.HEAPU8;
-  heap.set(nonce, base + NONCE_AT);
   const boxAt = base + DATA_AT;
-  heap.set(sealed, boxAt);
-  const plainLength = sealed.length - MAC_BYTES;
-  const failed = raw._crypto_box_open_easy_afternm(
-    boxAt + MAC_BYTES,
-    boxAt,
-    sealed.length,
-    0,
-    base + NONCE_AT,
-    k,
-  );
-  if (failed !== 0) {
-    heap.fill(0, base, boxAt + sealed.length);
-    return false;
-  }
   const plainAt = boxAt + MAC_BYTES;
-  if (plainLength <= 64) {
-    for (let i = 0; i < plainLength; i++) {
-      target[offset + i] = heap[plainAt + i];
+  const plainLength = sealed.length - MAC_BYTES;
+  try {
+    heap.set(nonce, base + NONCE_AT);
+    heap.set(sealed, boxAt);
+    const failed = raw._crypto_box_open_easy_afternm(
+      plainAt,
+      boxAt,
+      sealed.length,
+      0,
+      base + NONCE_AT,
+      k,
+    );
+    if (failed !== 0) return false;
+    if (plainLength <= 64) {
+      for (let i = 0; i < plainLength; i++) {
+        target[offset + i] = heap[plainAt + i];
+      }
+    } else {
+      target.set(heap.subarray(plainAt, plainAt + plainLength), offset);
     }
-  } else {
-    target.set(heap.subarray(plainAt, plainAt + plainLength), offset);
+  } finally {
+    // The plaintext does not stay on the heap.
+    heap.fill(0, base, boxAt + sealed.length);
   }
-  // The plaintext does not stay on the heap.
-  heap.fill(0, base, boxAt + sealed.length);
   return true;
 }
 
