@@ -58,4 +58,14 @@ export const mutants: Mutant[] = [
     replace: "if (body.byteLength > 0) {",
     tests: ["tests/curve_plaintext_test.ts"],
   },
+  {
+    name:
+      "fail closed: a CURVE socket that cannot start never falls back to NULL",
+    file: "lib/zmtp/socket.ts",
+    find: "this.#roles = security.factory.then((factory) => ({",
+    replace: "this.#roles = security.factory.catch(async () =>\n" +
+      '      (await import("./null_mechanism.ts")).nullFactory\n' +
+      "    ).then((factory) => ({",
+    tests: ["tests/security_options_test.ts"],
+  },
 ];
