@@ -82,9 +82,15 @@ export function securityFor(options: SecurityOptions): Security {
   if (!curveServer && curveAuthorize !== undefined) {
     throw new TypeError('Cannot use "curveAuthorize" on a CURVE client');
   }
+  // Keys are copied now: the caller may change or wipe its own arrays as
+  // soon as the socket is constructed.
   const key = (value: string | Uint8Array | undefined, name: string) => {
     if (value === undefined) return undefined;
-    const bytes = typeof value === "string" ? decodeZ85Key(value) : value;
+    const bytes = typeof value === "string"
+      ? decodeZ85Key(value)
+      : value instanceof Uint8Array
+      ? value.slice()
+      : value;
     if (!(bytes instanceof Uint8Array) || bytes.length !== 32) {
       throw new RangeError(
         `Cannot set option "${name}": a CURVE key is 32 octets or 40 Z85 characters`,
@@ -95,9 +101,6 @@ export function securityFor(options: SecurityOptions): Security {
   const publicKey = key(curvePublicKey, "curvePublicKey");
   const serverKey = key(curveServerKey, "curveServerKey");
   const secretKey = key(curveSecretKey, "curveSecretKey");
-  // Decoded from text, the secret's octets are ours to wipe once the
-  // factory has its copy on the heap; octets the caller gave stay theirs.
-  const decoded = typeof curveSecretKey === "string" ? secretKey : undefined;
   const factory = (async () => {
     try {
       const { createCurveFactory } = await import("./curve_mechanism.ts");
@@ -115,7 +118,8 @@ export function securityFor(options: SecurityOptions): Security {
           : { role: "client", keyPair, serverKey },
       );
     } finally {
-      decoded?.fill(0);
+      // Our copy of the secret: the factory has its own on the heap.
+      secretKey?.fill(0);
     }
   })();
   return { mechanism: "CURVE", factory };
