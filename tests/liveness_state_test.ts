@@ -240,12 +240,34 @@ Deno.test("Liveness.tick() ignores a TTL of 0 and a PING too short to carry one"
   }
 });
 
-Deno.test("Liveness.tick() holds the peer's TTL against it only while we read: a paused read loop is our doing", () => {
+Deno.test("Liveness.tick() is not fooled by our PONG: a write, even one the read loop waits on, does not answer the peer's TTL", () => {
   const rig = Rig.ready({ interval: 0 });
   rig.liveness.read();
   rig.liveness.pinged(Uint8Array.of(0, 5), 0);
-  rig.io.readerPaused = true;
-  assert.deepEqual(rig.run(5000), { at: undefined, action: undefined });
+  // The read loop writes the PONG and waits for it, as connection.ts does.
+  rig.io.writing = true;
+  rig.io.readerWaitsOnWrite = true;
+  rig.liveness.wrote();
+  rig.io.writing = false;
+  rig.io.readerWaitsOnWrite = false;
+  const { at, action } = rig.run(5000);
+  assert.equal(at, 500);
+  assert.equal(closeReason(action), "peer-ttl-expired");
+});
+
+Deno.test("Liveness.tick() stops the peer's TTL clock while we do not read (paused by us, or waiting on a stuck write), and restarts it after", () => {
+  for (const stuck of ["paused", "write"] as const) {
+    const rig = Rig.ready({ interval: 0 });
+    rig.liveness.read();
+    rig.liveness.pinged(Uint8Array.of(0, 5), 0);
+    if (stuck === "paused") rig.io.readerPaused = true;
+    else rig.io.writing = rig.io.readerWaitsOnWrite = true;
+    assert.deepEqual(rig.run(3000), { at: undefined, action: undefined });
+    rig.io.readerPaused = rig.io.writing = rig.io.readerWaitsOnWrite = false;
+    const { at, action } = rig.run(10_000);
+    assert.equal(at, 3500, stuck);
+    assert.equal(closeReason(action), "peer-ttl-expired");
+  }
 });
 
 // --- the write-stall rule -----------------------------------------------------

@@ -106,14 +106,18 @@ export class Liveness {
   #handshakeDone = false;
   #pingable = false;
   #over = false;
-  // Reads (and writes that show the peer alive) are counted; each tick
-  // compares the count with the last tick's, so a read costs an increment.
-  #heard = 0;
+  // Reads, and writes that show the peer alive, are counted; each tick
+  // compares the sum with the last tick's, so a read costs an increment.
+  #reads = 0;
+  #writes = 0;
   #heardAtTick = 0;
   #lastHeard: number;
   #pingSentAt: number | undefined;
-  #ttlDeadline: number | undefined;
-  #heardAtPing = 0;
+  // The peer's TTL (0: none), the time its clock runs from, and the reads
+  // when it was given: only a read answers it.
+  #ttl = 0;
+  #ttlFrom = 0;
+  #readsAtPing = 0;
 
   /**
    * @param options the handshake timeout and heartbeat settings
@@ -142,7 +146,7 @@ export class Liveness {
 
   /** Octets arrived from the peer: any traffic (messages, PING, PONG). */
   read(): void {
-    this.#heard++;
+    this.#reads++;
   }
 
   /**
@@ -153,7 +157,7 @@ export class Liveness {
    * takes them into its buffer whether or not the peer is still there.
    */
   wrote(): void {
-    if (this.#readerBlocked()) this.#heard++;
+    if (this.#readerBlocked()) this.#writes++;
   }
 
   /**
@@ -168,9 +172,10 @@ export class Liveness {
 
   /**
    * The peer sent a PING (counted by {@link read} already). A TTL in it is
-   * honoured: unless more traffic follows within the TTL, the connection is
-   * closed when it runs out. RFC 37 counts it in tenths of a second, 0 for
-   * none.
+   * honoured: unless more octets are read from the peer within the TTL, the
+   * connection is closed when it runs out. RFC 37 counts it in tenths of a
+   * second, 0 for none. Our own writes never answer it (the PONG's would,
+   * at once), and its clock stands still while we do not read.
    *
    * @param data the command's data: a two-octet TTL, then the context
    * @param now the time it arrived, in milliseconds
@@ -178,8 +183,9 @@ export class Liveness {
   pinged(data: Uint8Array, now: number): void {
     const ttl = data.length >= 2 ? (data[0] << 8 | data[1]) * TTL_UNIT : 0;
     if (ttl > 0) {
-      this.#ttlDeadline = now + ttl;
-      this.#heardAtPing = this.#heard;
+      this.#ttl = ttl;
+      this.#ttlFrom = now;
+      this.#readsAtPing = this.#reads;
     }
   }
 
@@ -195,7 +201,8 @@ export class Liveness {
    * @returns 0 or more
    */
   silentFor(now: number): number {
-    if (this.#heard !== this.#heardAtTick || this.#appHolds()) return 0;
+    const heard = this.#reads + this.#writes;
+    if (heard !== this.#heardAtTick || this.#appHolds()) return 0;
     return Math.max(0, now - this.#lastHeard);
   }
 
@@ -209,8 +216,9 @@ export class Liveness {
   tick(now: number): LivenessAction | undefined {
     if (this.#over) return undefined;
     const appHolds = this.#appHolds();
-    if (this.#heard !== this.#heardAtTick || appHolds) {
-      this.#heardAtTick = this.#heard;
+    const heard = this.#reads + this.#writes;
+    if (heard !== this.#heardAtTick || appHolds) {
+      this.#heardAtTick = heard;
       this.#lastHeard = now;
       this.#pingSentAt = undefined;
     }
@@ -234,6 +242,7 @@ export class Liveness {
     // then: a peer whose writes do not move for several heartbeat periods
     // is taken for dead.
     if (this.#io.writing && this.#readerBlocked()) {
+      this.#ttlFrom = now;
       const stall = WRITE_STALL_PERIODS * (interval + timeout);
       if (interval > 0 && now - this.#lastHeard >= stall) {
         return this.#close(
@@ -245,10 +254,10 @@ export class Liveness {
       }
       return undefined;
     }
-    if (this.#ttlDeadline !== undefined) {
-      if (this.#heard !== this.#heardAtPing || appHolds) {
-        this.#ttlDeadline = undefined;
-      } else if (now >= this.#ttlDeadline) {
+    if (this.#ttl > 0) {
+      if (this.#reads !== this.#readsAtPing) this.#ttl = 0;
+      else if (appHolds) this.#ttlFrom = now;
+      else if (now - this.#ttlFrom >= this.#ttl) {
         return this.#close(
           "peer-ttl-expired",
           new PeerTimeoutError("No traffic from the peer within its TTL"),
