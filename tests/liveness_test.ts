@@ -87,9 +87,15 @@ Deno.test("server.ts drops peers frozen after their handshake within its heartbe
   frozen1.kill("SIGSTOP");
   frozen2.kill("SIGSTOP");
   try {
-    // The third connection is refused while the two frozen peers hold
-    // their places; the client keeps reconnecting, and is served once
-    // heartbeats have found them dead (300 ms of silence, then 300 more).
+    // A third connection is refused while the two frozen peers hold their
+    // places (tried at once: heartbeats find them dead 300 ms of silence
+    // and 300 more later, sooner than a client process may start under
+    // load).
+    using refused = await RawPeer.connect(ours.port);
+    assert.ok(await refused.closedByPeer(2000), "the third connection refused");
+    await ours.server.waitFor(/refusing connections/, 5_000, "stderr");
+    // The client keeps reconnecting, and is served once heartbeats have
+    // found them dead.
     const t0 = performance.now();
     const result = await runClient([String(ours.port)], "21\n");
     const elapsed = performance.now() - t0;
@@ -98,7 +104,6 @@ Deno.test("server.ts drops peers frozen after their handshake within its heartbe
     );
     assert.equal(result.stdout, "42.0\n", result.stderr);
     assert.equal(result.code, 0);
-    await ours.server.waitFor(/refusing connections/, 5_000, "stderr");
     await ours.server.waitFor(/dropped a silent peer/, 5_000, "stderr");
     assert.ok(elapsed < 5000, `the third client waited ${elapsed} ms`);
   } finally {
