@@ -31,6 +31,7 @@ import {
   type Mechanism,
   type SocketType,
 } from "./mechanism.ts";
+import { readTurns } from "./read_turns.ts";
 import { type OutboundSource, WriteBatch } from "./write_batch.ts";
 
 export type { Heartbeat } from "./liveness.ts";
@@ -317,8 +318,23 @@ export class Connection implements FrameSink, IoState {
           await new Promise<void>((resolve) => this.#resume = resolve);
           continue;
         }
+        // Every read takes its turn with all the process's connections:
+        // see read_turns.ts for why.
+        let ticket = readTurns.enter();
+        if (ticket < 0) {
+          ticket = await readTurns.wait();
+          if (this.#isClosed() || this.#mustWait()) {
+            readTurns.done(ticket);
+            continue;
+          }
+        }
         const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
-        const n = await this.#conn.read(direct ?? buffer);
+        let n: number | null;
+        try {
+          n = await this.#conn.read(direct ?? buffer);
+        } finally {
+          readTurns.done(ticket);
+        }
         if (this.#isClosed()) break;
         if (n === null) {
           const handshake = this.#handshake;
