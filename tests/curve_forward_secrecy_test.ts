@@ -9,9 +9,29 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CurveMechanism } from "../lib/zmtp/curve_mechanism.ts";
+import {
+  CurveClient,
+  type CurveMechanism,
+  CurveServer,
+} from "../lib/zmtp/curve_mechanism.ts";
 import { type CurveKeyPair, generateKeyPair } from "../lib/zmtp/curve_keys.ts";
-import { boxOpen } from "../lib/zmtp/_sodium.ts";
+import { boxOpen as heapBoxOpen, Secret } from "../lib/zmtp/_sodium.ts";
+
+// crypto_box_open with a secret key the test holds: on the heap for the
+// call, zeroed after.
+function boxOpen(
+  sealed: Uint8Array,
+  nonce: Uint8Array,
+  publicKey: Uint8Array,
+  secretKey: Uint8Array,
+): Uint8Array | undefined {
+  const secret = Secret.copyOf(secretKey);
+  try {
+    return heapBoxOpen(sealed, nonce, publicKey, secret);
+  } finally {
+    secret.dispose();
+  }
+}
 import { COMMAND, FrameDecoder, parseCommand } from "../lib/zmtp/frame.ts";
 
 const serverKeys = await generateKeyPair(); // also loads libsodium
@@ -39,16 +59,18 @@ function pass(from: CurveMechanism, to: CurveMechanism): Uint8Array {
 // One connection, recorded: the four handshake commands, then one request
 // and its reply as MESSAGE bodies.
 function recordConnection(server: CurveKeyPair, client: CurveKeyPair) {
-  const c = new CurveMechanism({
-    role: "client",
+  const clientSecret = Secret.copyOf(client.secretKey);
+  const serverSecret = Secret.copyOf(server.secretKey);
+  const c = new CurveClient({
     socketType: "REQ",
-    keyPair: client,
+    publicKey: client.publicKey,
+    secret: clientSecret,
     serverKey: server.publicKey,
   });
-  const s = new CurveMechanism({
-    role: "server",
+  const s = new CurveServer({
     socketType: "REP",
-    keyPair: server,
+    publicKey: server.publicKey,
+    secret: serverSecret,
   });
   const hello = pass(c, s);
   const welcome = pass(s, c);
@@ -72,6 +94,8 @@ function recordConnection(server: CurveKeyPair, client: CurveKeyPair) {
   assert.equal(open(c, reply), "62831853070.0");
   c.dispose();
   s.dispose();
+  clientSecret.dispose();
+  serverSecret.dispose();
   return { hello, welcome, request, reply };
 }
 

@@ -3,8 +3,9 @@ import {
   CookieKeys,
   createCurveFactory,
   CurveAuthorizationError,
-  CurveMechanism,
-  type CurveMechanismOptions,
+  CurveClient,
+  type CurveMechanism,
+  CurveServer,
   MAX_CURVE_METADATA,
 } from "../lib/zmtp/curve_mechanism.ts";
 import {
@@ -12,7 +13,7 @@ import {
   encodeZ85Key,
   generateKeyPair,
 } from "../lib/zmtp/curve_keys.ts";
-import { box, boxKeyPair, boxOpen } from "../lib/zmtp/_sodium.ts";
+import { box, boxKeyPair, boxOpen, Secret } from "../lib/zmtp/_sodium.ts";
 import {
   COMMAND,
   FrameDecoder,
@@ -57,26 +58,46 @@ function command(frame: Uint8Array | undefined) {
   return parseCommand(only.body);
 }
 
-function client(
-  options: Partial<CurveMechanismOptions> = {},
-): CurveMechanism {
-  return new CurveMechanism({
-    role: "client",
-    socketType: "REQ",
-    keyPair: clientKeys,
-    serverKey: serverKeys.publicKey,
-    ...options,
+interface TestOptions {
+  socketType?: SocketType;
+  identity?: Uint8Array;
+  keyPair?: CurveKeyPair;
+  serverKey?: Uint8Array;
+  authorize?: (publicKey: Uint8Array) => boolean;
+  cookieKeys?: CookieKeys;
+}
+
+// Each long-term secret on the heap once, as a socket's factory keeps it.
+const secrets = new Map<CurveKeyPair, Secret>();
+const secretOf = (pair: CurveKeyPair) => {
+  let secret = secrets.get(pair);
+  if (secret === undefined) {
+    secret = Secret.copyOf(pair.secretKey);
+    secrets.set(pair, secret);
+  }
+  return secret;
+};
+
+function client(options: TestOptions = {}): CurveClient {
+  const keyPair = options.keyPair ?? clientKeys;
+  return new CurveClient({
+    socketType: options.socketType ?? "REQ",
+    identity: options.identity,
+    publicKey: keyPair.publicKey,
+    secret: secretOf(keyPair),
+    serverKey: options.serverKey ?? serverKeys.publicKey,
   });
 }
 
-function server(
-  options: Partial<CurveMechanismOptions> = {},
-): CurveMechanism {
-  return new CurveMechanism({
-    role: "server",
-    socketType: "REP",
-    keyPair: serverKeys,
-    ...options,
+function server(options: TestOptions = {}): CurveServer {
+  const keyPair = options.keyPair ?? serverKeys;
+  return new CurveServer({
+    socketType: options.socketType ?? "REP",
+    identity: options.identity,
+    publicKey: keyPair.publicKey,
+    secret: secretOf(keyPair),
+    authorize: options.authorize,
+    cookieKeys: options.cookieKeys,
   });
 }
 
@@ -131,8 +152,8 @@ function decode(to: CurveMechanism, wire: readonly Frame[]): Frame[] {
 }
 
 function connected(
-  clientOptions: Partial<CurveMechanismOptions> = {},
-  serverOptions: Partial<CurveMechanismOptions> = {},
+  clientOptions: TestOptions = {},
+  serverOptions: TestOptions = {},
 ) {
   const c = client(clientOptions);
   const s = server(serverOptions);
@@ -161,7 +182,7 @@ interface HandOptions {
 
 // Plays the client by hand up to INITIATE, so that the vouch and the
 // metadata can be made wrong on purpose. Returns the INITIATE's data.
-function handInitiate(s: CurveMechanism, options: HandOptions = {}) {
+function handInitiate(s: CurveServer, options: HandOptions = {}) {
   const keys = options.keys ?? clientKeys;
   const short = boxKeyPair();
   const hello = new Uint8Array(194);
@@ -173,7 +194,7 @@ function handInitiate(s: CurveMechanism, options: HandOptions = {}) {
       new Uint8Array(64),
       withPrefix("CurveZMQHELLO---", nonce8(1)),
       serverKeys.publicKey,
-      short.secretKey,
+      short.secret,
     ),
     114,
   );
@@ -183,7 +204,7 @@ function handInitiate(s: CurveMechanism, options: HandOptions = {}) {
     welcome.subarray(16),
     withPrefix("WELCOME-", welcome.subarray(0, 16)),
     serverKeys.publicKey,
-    short.secretKey,
+    short.secret,
   )!;
   const serverShort = plain.subarray(0, 32);
   const cookie = plain.subarray(32, 128);
@@ -195,7 +216,7 @@ function handInitiate(s: CurveMechanism, options: HandOptions = {}) {
     ]),
     withPrefix("VOUCH---", vouchNonce),
     serverShort,
-    keys.secretKey,
+    secretOf(keys),
   );
   const nonce = nonce8(options.initiateNonce ?? 2);
   const sealed = box(
@@ -207,8 +228,9 @@ function handInitiate(s: CurveMechanism, options: HandOptions = {}) {
     ]),
     withPrefix("CurveZMQINITIATE", nonce),
     serverShort,
-    short.secretKey,
+    short.secret,
   );
+  short.secret.dispose();
   return new Uint8Array([...cookie, ...nonce, ...sealed]);
 }
 
@@ -418,8 +440,9 @@ Deno.test("CurveMechanism client refuses a WELCOME from a server with another ke
     new Uint8Array(128),
     withPrefix("WELCOME-", welcomeNonce),
     hello.subarray(74, 106),
-    impostor.secretKey,
+    impostor.secret,
   );
+  impostor.secret.dispose();
   assert.throws(
     () => c.receive("WELCOME", new Uint8Array([...welcomeNonce, ...sealed])),
     {
@@ -585,7 +608,7 @@ Deno.test("CurveMechanism server answers an unauthorized client key with ERROR 4
   const seen: string[] = [];
   const c = client();
   const s = server({
-    authorize: (key) => {
+    authorize: (key: Uint8Array) => {
       seen.push(encodeZ85Key(key));
       return false;
     },
@@ -704,7 +727,7 @@ Deno.test("CurveMechanism takes ERROR at any step as a refusal", () => {
   });
 });
 
-Deno.test("CookieKeys keeps the previous key for one interval, zeroes dropped keys, and keeps none past two", () => {
+Deno.test("CookieKeys keeps the previous key for one interval, wipes dropped keys, and keeps none past two", () => {
   let now = 1000;
   const keys = new CookieKeys({ interval: 10, now: () => now });
   const first = keys.sealingKey();
@@ -717,14 +740,14 @@ Deno.test("CookieKeys keeps the previous key for one interval, zeroes dropped ke
   now += 10;
   const third = keys.sealingKey();
   assert.deepEqual(keys.openingKeys(), [third, second]);
-  assert.ok(first.every((octet) => octet === 0), "the dropped key is zeroed");
+  assert.ok(first.disposed, "the dropped key is zeroed");
   now += 25;
   assert.deepEqual(keys.openingKeys(), [], "no key outlives two intervals");
-  assert.ok(second.every((octet) => octet === 0));
-  assert.ok(third.every((octet) => octet === 0));
+  assert.ok(second.disposed);
+  assert.ok(third.disposed);
   const fourth = keys.sealingKey();
   keys.dispose();
-  assert.ok(fourth.every((octet) => octet === 0), "dispose() wipes them all");
+  assert.ok(fourth.disposed, "dispose() wipes them all");
   assert.throws(() => new CookieKeys({ interval: 0 }), RangeError);
 });
 
@@ -776,10 +799,10 @@ Deno.test("createCurveFactory() checks the keys once and makes mechanisms per co
 Deno.test("CookieKeys wipes its keys on time with no handshake to prompt it, and never holds a program open", async () => {
   const keys = new CookieKeys({ interval: 20 });
   const key = keys.sealingKey();
-  assert.ok(key.some((octet) => octet !== 0));
+  assert.ok(!key.disposed);
   // Two intervals and a margin: the keys' own timer must have wiped it.
   await sleep(100);
-  assert.ok(key.every((octet) => octet === 0), "wiped without a new call");
+  assert.ok(key.disposed, "wiped without a new call");
   keys.dispose();
 });
 

@@ -7,7 +7,8 @@
  * tests/liveness_netns_test.ts.
  */
 import assert from "node:assert/strict";
-import type { SocketEvent } from "../lib/zmtp/mod.ts";
+import { encodeCommand } from "../lib/zmtp/frame.ts";
+import { PeerTimeoutError, type SocketEvent } from "../lib/zmtp/mod.ts";
 import { blackholeEndpoint } from "./_netns.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import {
@@ -20,6 +21,7 @@ import {
   sleep,
   startBroker,
   startServer,
+  within,
 } from "./_process.ts";
 import { boundReply } from "./_sockets.ts";
 
@@ -194,4 +196,81 @@ Deno.test("heartbeats keep a peer that reads its replies slowly while it keeps s
   }
   assert.ok(sent >= 110, `${sent} requests sent`);
   assert.deepEqual(events, []);
+});
+
+Deno.test("server.ts's PINGs carry twice its --heartbeat as their TTL, in tenths of a second (RFC 37)", async () => {
+  await using ours = await startServer(["2", "0", "--heartbeat", "300"]);
+  using peer = await RawPeer.connect(ours.port);
+  await peer.handshake("REQ");
+  // Silent after the handshake: a PING comes after 300 ms.
+  const ping = await peer.next(3000);
+  assert.equal(ping.kind, "command");
+  assert.equal(ping.kind === "command" && ping.name, "PING");
+  // --heartbeat 300 stands for a TTL of 600 ms: 6 tenths of a second.
+  assert.deepEqual([...ping.data.subarray(0, 2)], [0, 6]);
+});
+
+Deno.test("server.ts honours a peer's TTL: with its own heartbeats off, it drops a peer silent for the TTL its PING asked for", async () => {
+  await using ours = await startServer(["2", "0", "--heartbeat", "0"]);
+  using peer = await RawPeer.connect(ours.port);
+  await peer.handshake("DEALER");
+  const t0 = performance.now();
+  // TTL 3: "close me after 300 ms without traffic from me".
+  await peer.write(
+    encodeCommand(
+      "PING",
+      Uint8Array.of(0, 3, ...new TextEncoder().encode("ctx")),
+    ),
+  );
+  const pong = await peer.next(3000);
+  assert.equal(pong.kind === "command" && pong.name, "PONG");
+  // Nothing more from the peer; it keeps reading, so only the TTL can
+  // close it (the server sends no PING with --heartbeat 0).
+  const closed = await peer.closedByPeer(5000);
+  const ms = performance.now() - t0;
+  console.log(
+    `the server closed the connection ${ms.toFixed(0)} ms after the PING`,
+  );
+  assert.ok(closed, "the server closed the connection within 5 s");
+  assert.ok(ms >= 290, `closed at ${ms} ms: before the TTL ran out`);
+  await ours.server.waitFor(
+    /dropped a silent peer: No traffic from the peer within its TTL/,
+    5_000,
+    "stderr",
+  );
+});
+
+Deno.test("a peer that stops reading and sending while a write to it is stuck is dropped after six heartbeat periods, not before", async () => {
+  // 100 KB replies to a DEALER that never reads them: the server's write
+  // fills the system's buffers and stops; the read loop waits on it, so
+  // nothing from the peer is read, and heartbeats cannot tell. Only the
+  // write's progress can, and it makes none: 6 x (100 + 100) ms.
+  const errors: Error[] = [];
+  let gone!: () => void;
+  const disconnected = new Promise<void>((resolve) => gone = resolve);
+  await using rep = await boundReply({
+    heartbeatInterval: 100,
+    heartbeatTimeout: 100,
+    onEvent: (event) => {
+      if (event.type !== "disconnected") return;
+      if (event.error) errors.push(event.error);
+      gone();
+    },
+  }, () => "x".repeat(100_000));
+  using peer = await RawPeer.connect(rep.port);
+  await peer.handshake("DEALER");
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) await peer.send("", String(i));
+  await within(disconnected, 10_000, "the server dropping the stalled peer");
+  const ms = performance.now() - t0;
+  console.log(
+    `the stalled peer was dropped ${ms.toFixed(0)} ms after its requests`,
+  );
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof PeerTimeoutError, String(errors[0]));
+  assert.equal(
+    errors[0].message,
+    "No write to the peer went through within 1200 ms",
+  );
+  assert.ok(ms >= 1100, `dropped at ${ms} ms: before six periods`);
 });

@@ -3,12 +3,12 @@
  * real ZMTP/2.0 peer: against libzmq (the tutorial's Python programs,
  * pyzmq's proxy), and against our server.ts and client.ts.
  *
- * libzmq downgrades to ZMTP/2.0 (RFC 15) for such a peer; our engine does
- * not yet, so the tests that pit JeroMQ against server.ts or client.ts are
- * ignored until it does. Each runs a scenario that is also run here with
- * libzmq in our place, and passes, so that the scenario itself is known to
- * be right. Without the jar or a JDK every test fails with one line: run
- * tools/setup.
+ * libzmq downgrades to ZMTP/2.0 (RFC 15) for such a peer, and so does our
+ * engine (lib/zmtp/handshake.ts). Each test that pits JeroMQ against
+ * server.ts or client.ts runs a scenario that is also run here with libzmq
+ * in our place, so that the scenario itself is known to be right. Such a
+ * peer cannot be pinged: lib/zmtp/liveness.ts gives it no timeout of its own.
+ * Without the jar or a JDK every test fails with one line: run tools/setup.
  */
 import assert from "node:assert/strict";
 import {

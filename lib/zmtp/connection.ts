@@ -3,21 +3,17 @@
  * It feeds octets to the {@link Handshake} until the peer is ready, then
  * decodes frames (through the mechanism, unless it is NULL), answers PING,
  * hands frames to the {@link MessageAssembler}, and writes what the pipe
- * above has queued, in batches a {@link WriteBatch} encodes. It keeps the connection's liveness: the
- * handshake timeout, heartbeats and the peer's TTL, checked by the socket's
- * ticker. It knows nothing of envelopes or of which peer gets which message.
+ * above has queued, in batches a {@link WriteBatch} encodes. It tells its
+ * {@link Liveness} what the I/O did, asks it on every tick of the socket's
+ * timer, and sends the PING or closes as it says. It knows nothing of
+ * envelopes, of which peer gets which message, or of timing rules.
  *
  * @module
  */
 
 import { MessageAssembler, type MessageSink } from "./assembler.ts";
 import { formatAddress } from "./endpoint.ts";
-import {
-  asError,
-  HandshakeClosedError,
-  PeerTimeoutError,
-  ProtocolError,
-} from "./errors.ts";
+import { asError, HandshakeClosedError } from "./errors.ts";
 import {
   COMMAND,
   commandBody,
@@ -29,22 +25,16 @@ import {
   parseCommand,
 } from "./frame.ts";
 import { GREETING_HEAD, Handshake } from "./handshake.ts";
+import { type Heartbeat, type IoState, Liveness } from "./liveness.ts";
 import {
   MAX_FRAME_OVERHEAD,
   type Mechanism,
   type SocketType,
 } from "./mechanism.ts";
+import { readTurns } from "./read_turns.ts";
 import { type OutboundSource, WriteBatch } from "./write_batch.ts";
 
-/** Heartbeat settings, as libzmq's `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`. */
-export interface Heartbeat {
-  /** Send a PING after this many milliseconds without traffic; 0 for none. */
-  interval: number;
-  /** Close when nothing arrives this many milliseconds after a PING. */
-  timeout: number;
-  /** The TTL our PINGs carry: the peer may close after this long without us. */
-  ttl: number;
-}
+export type { Heartbeat } from "./liveness.ts";
 
 /** Options for a {@link Connection}. */
 export interface ConnectionOptions {
@@ -88,9 +78,6 @@ const BOXED_COMMAND_MAX = 256;
 // little garbage behind (V8 collects none while a server idles, so what a
 // burst drops stays resident until the next busy spell). Frame bodies of 4
 // KiB and more are read into directly.
-// How many heartbeat periods (interval and timeout) a write stuck on a peer
-// may go without progress before the peer is taken for dead.
-const WRITE_STALL_PERIODS = 6;
 // RFC 37: an identity is 0 to 255 octets.
 const MAX_IDENTITY = 255;
 const READ_SIZE_MIN = 128;
@@ -107,7 +94,7 @@ const RESOLVED = Promise.resolve();
  * Drives one TCP connection through the ZMTP stages. It starts when created:
  * the greeting's first octets go out at once.
  */
-export class Connection implements FrameSink {
+export class Connection implements FrameSink, IoState {
   /** The endpoint this connection was bound or connected through. */
   readonly endpoint: string;
   /** The peer's address, `host:port`. */
@@ -122,7 +109,6 @@ export class Connection implements FrameSink {
   #transparent = true;
   #peerSocketType = "";
   #peerIdentity: Uint8Array = EMPTY;
-  #peerPings = false;
   #version = 0;
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
@@ -142,17 +128,10 @@ export class Connection implements FrameSink {
   #stopped = false;
   #closeError: Error | undefined;
   #closeAfterFlush = false;
-  // Liveness: reads are counted, and the socket's ticker compares the count
-  // from tick to tick. Writes prove nothing: the system takes them into its
-  // buffer whether or not the peer is still there.
-  #progress = 0;
-  #progressAtTick = 0;
+  // Liveness: told of every read and write; it reads the I/O's state
+  // through this connection's IoState getters.
+  readonly #liveness: Liveness;
   #readerAwaitsWrite = false;
-  readonly #openedAt = Date.now();
-  #lastHeard = this.#openedAt;
-  #pingSentAt: number | undefined;
-  #ttlDeadline: number | undefined;
-  #ttlProgress = 0;
   readonly #done: Promise<void>;
 
   /**
@@ -180,7 +159,23 @@ export class Connection implements FrameSink {
     this.#decoder = new FrameDecoder(options.frameLimits);
     this.#decoder.messageLimit = options.maxMessageSize;
     this.#assembler = new MessageAssembler(options.maxMessageSize);
+    this.#liveness = new Liveness(options, Date.now(), this);
     this.#done = this.#run();
+  }
+
+  /** A write to the peer is in flight; part of {@link IoState}. */
+  get writing(): boolean {
+    return this.#writeActive;
+  }
+
+  /** The read loop waits for that write; part of {@link IoState}. */
+  get readerWaitsOnWrite(): boolean {
+    return this.#readerAwaitsWrite;
+  }
+
+  /** The read loop is paused until the pipe makes room; part of {@link IoState}. */
+  get readerPaused(): boolean {
+    return this.#resume !== undefined;
   }
 
   /** The peer's socket type, once the handshake is done. */
@@ -201,27 +196,6 @@ export class Connection implements FrameSink {
   /** The security mechanism, once the handshake is done. */
   get mechanism(): Mechanism | undefined {
     return this.#mechanism;
-  }
-
-  /**
-   * Whether the peer answers PING (ZMTP 3.1, heartbeats on), so that
-   * heartbeats find it out if it dies; peers of ZMTP 3.0 and 2.0, and
-   * connections still in their handshake, cannot be pinged.
-   */
-  get pingable(): boolean {
-    return this.#stage === Stage.Traffic && this.#peerPings &&
-      this.#options.heartbeat.interval > 0;
-  }
-
-  /**
-   * Since when (`Date.now()`) nothing has been read from the peer, to the
-   * resolution of the socket's ticker; now, if something was read since
-   * its last tick.
-   *
-   * @param now `Date.now()`
-   */
-  silentSince(now: number): number {
-    return this.#progress !== this.#progressAtTick ? now : this.#lastHeard;
   }
 
   /** True while a message is partly read or written. */
@@ -304,72 +278,36 @@ export class Connection implements FrameSink {
   }
 
   /**
-   * Checks the connection's liveness; the socket calls this on every tick
-   * of its timer: the handshake timeout, the peer's TTL, and heartbeats.
+   * True once the handshake is done with a peer that answers PING (ZMTP
+   * 3.1); see {@link Liveness.pingable}.
+   */
+  get pingable(): boolean {
+    return this.#liveness.pingable;
+  }
+
+  /**
+   * Milliseconds the peer has been silent; see {@link Liveness.silentFor}.
+   *
+   * @param now `Date.now()`
+   * @returns 0 or more
+   */
+  silentFor(now: number): number {
+    return this.#liveness.silentFor(now);
+  }
+
+  /**
+   * Checks the connection's liveness, sending a PING or closing as
+   * {@link Liveness.tick} says; the socket calls this on every tick of its
+   * timer.
    *
    * @param now `Date.now()` at the tick
    */
   tick(now: number): void {
     if (this.#stage === Stage.Closed) return;
-    // Anything read shows the peer alive; so does a reader we paused
-    // ourselves while no write is stuck (the application is slow, not the
-    // peer).
-    const waiting = this.#resume !== undefined && !this.#writeActive;
-    if (this.#progress !== this.#progressAtTick || waiting) {
-      this.#progressAtTick = this.#progress;
-      this.#lastHeard = now;
-      this.#pingSentAt = undefined;
-    }
-    if (this.#stage !== Stage.Traffic) {
-      const limit = this.#options.handshakeTimeout;
-      if (limit > 0 && now - this.#openedAt >= limit) {
-        this.close(new ProtocolError(`Handshake took over ${limit} ms`));
-      }
-      return;
-    }
-    const { interval, timeout } = this.#options.heartbeat;
-    // While our writes to the peer are stuck, we read nothing from it: the
-    // peer may be sending as it should (RFC 37: any traffic is a sign of
-    // life) while it reads more slowly than we write, and TCP lets a write
-    // go on only in large steps. Its writes' progress is all we can go by
-    // then: a peer whose writes do not move for several heartbeat periods
-    // is taken for dead.
-    const writeStuck = this.#writeActive &&
-      (this.#readerAwaitsWrite || this.#resume !== undefined);
-    if (writeStuck) {
-      const stall = WRITE_STALL_PERIODS * (interval + timeout);
-      if (interval > 0 && now - this.#lastHeard >= stall) {
-        this.close(
-          new PeerTimeoutError(
-            `No write to the peer went through within ${stall} ms`,
-          ),
-        );
-      }
-      return;
-    }
-    if (this.#ttlDeadline !== undefined) {
-      if (this.#progress !== this.#ttlProgress || waiting) {
-        this.#ttlDeadline = undefined;
-      } else if (now >= this.#ttlDeadline) {
-        this.close(
-          new PeerTimeoutError("No traffic from the peer within its TTL"),
-        );
-        return;
-      }
-    }
-    if (interval <= 0 || !this.#peerPings) return;
-    if (this.#pingSentAt === undefined) {
-      if (now - this.#lastHeard >= interval) {
-        this.#pingSentAt = now;
-        this.#sendPing();
-      }
-    } else if (now - this.#pingSentAt >= timeout) {
-      this.close(
-        new PeerTimeoutError(
-          `No traffic from the peer within ${timeout} ms of a heartbeat`,
-        ),
-      );
-    }
+    const action = this.#liveness.tick(now);
+    if (action === undefined) return;
+    if (action.type === "ping") this.#sendCommand("PING", action.data);
+    else this.close(action.error);
   }
 
   #wakeReader(): void {
@@ -394,8 +332,23 @@ export class Connection implements FrameSink {
           await new Promise<void>((resolve) => this.#resume = resolve);
           continue;
         }
+        // Every read takes its turn with all the process's connections:
+        // see read_turns.ts for why.
+        let ticket = readTurns.enter();
+        if (ticket < 0) {
+          ticket = await readTurns.wait();
+          if (this.#isClosed() || this.#mustWait()) {
+            readTurns.done(ticket);
+            continue;
+          }
+        }
         const direct = this.#decoder.pendingBody(DIRECT_READ_MIN);
-        const n = await this.#conn.read(direct ?? buffer);
+        let n: number | null;
+        try {
+          n = await this.#conn.read(direct ?? buffer);
+        } finally {
+          readTurns.done(ticket);
+        }
         if (this.#isClosed()) break;
         if (n === null) {
           const handshake = this.#handshake;
@@ -404,7 +357,7 @@ export class Connection implements FrameSink {
           }
           break;
         }
-        this.#progress++;
+        this.#liveness.read();
         this.#consuming = true;
         try {
           if (direct !== undefined) this.#decoder.filled(n, this);
@@ -519,7 +472,7 @@ export class Connection implements FrameSink {
       handshake.mechanism.transparent;
     this.#peerSocketType = handshake.peerSocketType;
     this.#peerIdentity = handshake.peerIdentity;
-    this.#peerPings = handshake.peerPings;
+    this.#liveness.handshakeDone(handshake.peerPings);
     this.#handshake = undefined;
     this.#stage = Stage.Traffic;
     if (!this.#transparent) this.#batch.mechanism = handshake.mechanism;
@@ -570,19 +523,10 @@ export class Connection implements FrameSink {
     if (name === "PING") {
       // PONG echoes the context that follows the two-octet TTL.
       this.#sendCommand("PONG", data.subarray(2, 18));
-      const ttl = data.length >= 2 ? (data[0] << 8 | data[1]) * 100 : 0;
-      if (ttl > 0) {
-        this.#ttlDeadline = Date.now() + ttl;
-        this.#ttlProgress = this.#progress;
-      }
+      this.#liveness.pinged(data, Date.now());
     }
     // PONG needs no answer: its arrival counted as traffic. Commands of
     // other patterns (SUBSCRIBE, ...) mean nothing to REQ and REP.
-  }
-
-  #sendPing(): void {
-    const ttl = Math.min(0xffff, Math.ceil(this.#options.heartbeat.ttl / 100));
-    this.#sendCommand("PING", new Uint8Array([ttl >> 8, ttl & 0xff]));
   }
 
   // A command after the handshake, through the mechanism. It is encoded
@@ -641,13 +585,8 @@ export class Connection implements FrameSink {
           written += await this.#conn.write(
             written === 0 ? data : data.subarray(written),
           );
-          // While the read loop waits for this write, or for room in the
-          // pipe, what the peer sends is not read: a write that goes on
-          // completing shows it alive instead (its system takes our data;
-          // a dead peer's does not).
-          if (this.#readerAwaitsWrite || this.#resume !== undefined) {
-            this.#progress++;
-          }
+          // Shows the peer alive while the read loop waits on it.
+          this.#liveness.wrote();
         }
       }
     } catch (error) {

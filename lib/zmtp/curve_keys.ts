@@ -16,7 +16,13 @@
  * @module
  */
 
-import { boxKeyPair, equalSecret, loadSodium, publicKeyOf } from "./_sodium.ts";
+import {
+  equalBytes,
+  KEY_BYTES,
+  loadSodium,
+  publicKeyOfBytes,
+  randomBytes,
+} from "./_sodium.ts";
 import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 
 export { decodeZ85Key, encodeZ85Key } from "./z85.ts";
@@ -30,7 +36,10 @@ export interface CurveKeyPair {
 }
 
 /**
- * Generates a fresh key pair (randomness from `crypto.getRandomValues`).
+ * Generates a fresh key pair (randomness from `crypto.getRandomValues`, the
+ * public key from libsodium's `crypto_scalarmult_base`). The secret key is
+ * the caller's, in JavaScript memory: wipe it (`fill(0)`) when done. A socket
+ * with no key pair of its own makes one on the WebAssembly heap instead.
  *
  * @returns the new key pair
  *
@@ -43,7 +52,8 @@ export interface CurveKeyPair {
  */
 export async function generateKeyPair(): Promise<CurveKeyPair> {
   await loadSodium();
-  return boxKeyPair();
+  const secretKey = randomBytes(KEY_BYTES);
+  return { publicKey: publicKeyOfBytes(secretKey), secretKey };
 }
 
 /**
@@ -58,7 +68,7 @@ export async function publicKeyFromSecret(
 ): Promise<Uint8Array> {
   checkKey(secretKey, "secret key");
   await loadSodium();
-  return publicKeyOf(secretKey);
+  return publicKeyOfBytes(secretKey);
 }
 
 /**
@@ -87,7 +97,7 @@ export async function keyPairFromZ85(
     publicKey: decodeZ85Key(publicKey),
     secretKey: decodeSecret(secretKey, "Cannot decode the secret key"),
   };
-  if (!equalSecret(await publicKeyFromSecret(pair.secretKey), pair.publicKey)) {
+  if (!equalBytes(await publicKeyFromSecret(pair.secretKey), pair.publicKey)) {
     throw new RangeError(
       `Cannot use key pair "${publicKey}": the secret key does not belong to it`,
     );
@@ -347,7 +357,7 @@ export async function readCertificate(file: string): Promise<Certificate> {
   const certificate = parseCertificate(await Deno.readTextFile(file), file);
   if (
     certificate.secretKey !== undefined &&
-    !equalSecret(
+    !equalBytes(
       await publicKeyFromSecret(certificate.secretKey),
       certificate.publicKey,
     )

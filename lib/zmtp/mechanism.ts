@@ -126,6 +126,26 @@ export interface Mechanism {
   dispose?(): void;
 }
 
+/**
+ * Makes each connection's mechanism for one socket: the socket is given one
+ * and knows nothing of what it makes. Called once per connection, as it
+ * opens.
+ */
+export interface MechanismFactory {
+  /**
+   * One connection's mechanism.
+   *
+   * @param options our socket type, identity and side
+   * @throws {Error} after {@link dispose}: a socket never falls back to
+   * another mechanism
+   */
+  (options: MechanismOptions): Mechanism;
+  /** The name of the mechanisms it makes: `NULL`, `CURVE`. */
+  readonly mechanism: string;
+  /** Wipes the socket's keys, if it has any; called once, on close. */
+  dispose(): void;
+}
+
 /** The peer sent ERROR: it refuses us (RFC 37: do not retry as we are). */
 export class HandshakeRefusedError extends ProtocolError {
   /** The reason the peer gave, as printable ASCII. */

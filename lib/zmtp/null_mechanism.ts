@@ -19,6 +19,7 @@ import {
   HandshakeRefusedError,
   INVALID_SOCKET_TYPE,
   type Mechanism,
+  type MechanismFactory,
   type MechanismOptions,
   ourMetadata,
   parseErrorReason,
@@ -146,3 +147,18 @@ export class NullMechanism implements Mechanism {
     sink.frame(flags, body);
   }
 }
+
+/**
+ * The factory of NULL mechanisms, for a socket without security.
+ *
+ * @example
+ * ```ts
+ * import { nullFactory } from "./null_mechanism.ts";
+ * const mechanism = nullFactory({ socketType: "REQ", isServer: false });
+ * mechanism.nextCommand(); // READY
+ * ```
+ */
+export const nullFactory: MechanismFactory = Object.assign(
+  (options: MechanismOptions): Mechanism => new NullMechanism(options),
+  { mechanism: "NULL", dispose: () => {} },
+);

@@ -14,14 +14,11 @@ import type { Part } from "./frame.ts";
 import {
   HandshakeRefusedError,
   MAX_FRAME_OVERHEAD,
-  type Mechanism,
-  type MechanismOptions,
+  type MechanismFactory,
   type SocketType,
 } from "./mechanism.ts";
-import { NullMechanism } from "./null_mechanism.ts";
+import { securityFor } from "./security_options.ts";
 import { ServerFullMechanism } from "./server_full_mechanism.ts";
-import type { CurveFactory } from "./curve_mechanism.ts";
-import { decodeZ85Key, encodeZ85Key } from "./z85.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
 
@@ -219,93 +216,20 @@ function tickPeriod(options: ResolvedOptions): number {
 }
 
 const encoder = new TextEncoder();
-const RESOLVED = Promise.resolve();
 // Connections being refused as "Server-full" at once: past this many, a
 // new one is closed without a word, so a flood cannot take descriptors.
 const MAX_REFUSING = 16;
 
-/** The CURVE options of {@link SocketOptions}. */
-type CurveOptions = Pick<
-  SocketOptions,
-  | "curveServer"
-  | "curvePublicKey"
-  | "curveSecretKey"
-  | "curveServerKey"
-  | "curveAuthorize"
->;
-
-// Checks CURVE options at once (shape, key lengths), and prepares the
-// mechanism factory (libsodium loads asynchronously); undefined for NULL.
-function curveSecurity(
-  options: CurveOptions,
-): Promise<CurveFactory> | undefined {
-  const {
-    curveServer,
-    curvePublicKey,
-    curveSecretKey,
-    curveServerKey,
-    curveAuthorize,
-  } = options;
-  const any = curveServer || curvePublicKey !== undefined ||
-    curveSecretKey !== undefined || curveServerKey !== undefined ||
-    curveAuthorize !== undefined;
-  if (!any) return undefined;
-  if (curveServer && curveServerKey !== undefined) {
-    throw new TypeError(
-      'Cannot set both "curveServer" and "curveServerKey": a socket is a CURVE server or a client',
-    );
-  }
-  if (!curveServer && curveServerKey === undefined) {
-    throw new TypeError(
-      'Cannot use CURVE keys without "curveServer" or "curveServerKey"',
-    );
-  }
-  if ((curvePublicKey === undefined) !== (curveSecretKey === undefined)) {
-    throw new TypeError(
-      'Cannot use "curvePublicKey" without "curveSecretKey", or the other way round',
-    );
-  }
-  if (curveServer && curvePublicKey === undefined) {
-    throw new TypeError(
-      'Cannot be a CURVE server without "curvePublicKey" and "curveSecretKey"',
-    );
-  }
-  if (!curveServer && curveAuthorize !== undefined) {
-    throw new TypeError('Cannot use "curveAuthorize" on a CURVE client');
-  }
-  const key = (value: string | Uint8Array | undefined, name: string) => {
-    if (value === undefined) return undefined;
-    const bytes = typeof value === "string" ? decodeZ85Key(value) : value;
-    if (!(bytes instanceof Uint8Array) || bytes.length !== 32) {
-      throw new RangeError(
-        `Cannot set option "${name}": a CURVE key is 32 octets or 40 Z85 characters`,
-      );
-    }
-    return bytes;
-  };
-  const publicKey = key(curvePublicKey, "curvePublicKey");
-  const secretKey = key(curveSecretKey, "curveSecretKey");
-  const serverKey = key(curveServerKey, "curveServerKey");
-  return (async () => {
-    // CURVE's code and libsodium load only for a socket that uses them.
-    const [{ createCurveFactory }, { generateKeyPair }] = await Promise.all([
-      import("./curve_mechanism.ts"),
-      import("./curve_keys.ts"),
-    ]);
-    const keyPair = publicKey && secretKey
-      ? { publicKey, secretKey }
-      : await generateKeyPair();
-    return await createCurveFactory(
-      curveServer
-        ? {
-          role: "server",
-          keyPair,
-          authorize: curveAuthorize &&
-            ((client: Uint8Array) => curveAuthorize(encodeZ85Key(client))),
-        }
-        : { role: "client", keyPair, serverKey },
-    );
-  })();
+// Connection options per role, made once the mechanism factory is ready:
+// a connection cannot be opened without them, so never without the
+// mechanism the socket's options ask for.
+interface Roles {
+  factory: MechanismFactory;
+  server: ConnectionOptions;
+  client: ConnectionOptions;
+  // A full server's: greets with the socket's mechanism, then refuses
+  // with ERROR "Server-full".
+  full: ConnectionOptions;
 }
 
 /**
@@ -375,16 +299,12 @@ export abstract class SocketBase implements PipeOwner {
   #closing: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   readonly #tickPeriod: number;
-  // CURVE's set-up (libsodium loads asynchronously); connections wait for it.
-  #prepared: Promise<void> = RESOLVED;
-  #mechanismFactory:
-    | ((options: MechanismOptions) => Mechanism) & { dispose(): void }
-    | undefined;
+  readonly #mechanism: "NULL" | "CURVE";
   // Connection options, one object per role shared by this socket's
-  // connections: accepted ones play the NULL server, dialed ones the client.
-  readonly #serverOptions: ConnectionOptions;
-  readonly #clientOptions: ConnectionOptions;
-  readonly #fullOptions: ConnectionOptions;
+  // connections (accepted ones play the NULL server, dialed ones the
+  // client), once the mechanism factory is ready (CURVE loads libsodium
+  // asynchronously); bind() and connect() wait for it.
+  readonly #roles: Promise<Roles>;
 
   /**
    * @param type our socket type
@@ -447,20 +367,14 @@ export abstract class SocketBase implements PipeOwner {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
-    const curve = curveSecurity({
+    const security = securityFor({
       curveServer,
       curvePublicKey,
       curveSecretKey,
       curveServerKey,
       curveAuthorize,
     });
-    if (curve !== undefined) {
-      this.#prepared = curve.then((factory) => {
-        this.#mechanismFactory = factory;
-      });
-      // A failure is reported by bind() and connect(), not as unhandled.
-      this.#prepared.catch(() => {});
-    }
+    this.#mechanism = security.mechanism;
     const connectionOptions = {
       socketType: type,
       maxMessageSize,
@@ -477,37 +391,37 @@ export abstract class SocketBase implements PipeOwner {
         ttl: resolved.heartbeatTimeToLive,
       },
     };
-    const mechanism = (isServer: boolean) => () =>
-      this.createMechanism({ socketType: type, identity, isServer });
-    this.#serverOptions = {
-      ...connectionOptions,
-      isServer: true,
-      createMechanism: mechanism(true),
-    };
-    this.#clientOptions = {
-      ...connectionOptions,
-      isServer: false,
-      createMechanism: mechanism(false),
-    };
-    this.#fullOptions = {
-      ...connectionOptions,
-      isServer: true,
-      createMechanism: () =>
-        new ServerFullMechanism(this.mechanism, this.mechanism === "CURVE"),
-    };
-  }
-
-  /**
-   * The security mechanism for a new connection: NULL unless a subclass or
-   * the socket's options choose another.
-   */
-  protected createMechanism(options: MechanismOptions): Mechanism {
-    return this.#mechanismFactory?.(options) ?? new NullMechanism(options);
+    this.#roles = security.factory.then((factory) => ({
+      factory,
+      server: {
+        ...connectionOptions,
+        isServer: true,
+        createMechanism: () =>
+          factory({ socketType: type, identity, isServer: true }),
+      },
+      client: {
+        ...connectionOptions,
+        isServer: false,
+        createMechanism: () =>
+          factory({ socketType: type, identity, isServer: false }),
+      },
+      full: {
+        ...connectionOptions,
+        isServer: true,
+        createMechanism: () =>
+          new ServerFullMechanism(
+            factory.mechanism,
+            factory.mechanism === "CURVE",
+          ),
+      },
+    }));
+    // A failure is reported by bind() and connect(), not as unhandled.
+    this.#roles.catch(() => {});
   }
 
   /** The security mechanism's name: `NULL` or `CURVE`. */
   get mechanism(): "NULL" | "CURVE" {
-    return this.#prepared === RESOLVED ? "NULL" : "CURVE";
+    return this.#mechanism;
   }
 
   /** True once `close()` has been called. */
@@ -541,13 +455,13 @@ export abstract class SocketBase implements PipeOwner {
    */
   async bind(endpoint: string): Promise<string> {
     this.assertOpen("bind");
-    await this.#prepared;
+    const roles = await this.#roles;
     this.assertOpen("bind");
     const listener = listen(
       endpoint,
-      (conn) => this.#accepted(listener, conn),
+      (conn) => this.#accepted(listener, conn, roles),
       {
-        atLimit: (conn) => this.#atDescriptorLimit(listener, conn),
+        atLimit: (conn) => this.#atDescriptorLimit(listener, conn, roles),
         exhausted: (error) => this.#outOfDescriptors(listener, error),
       },
     );
@@ -568,33 +482,40 @@ export abstract class SocketBase implements PipeOwner {
     this.assertOpen("connect");
     if (this.#dialers.has(endpoint)) return;
     let refusal: Error | undefined;
-    const dialer = new Dialer(endpoint, this.options, this.#prepared, {
-      connected: async (conn) => {
-        if (this.closed) {
-          conn.close();
-          return "retry";
-        }
-        const pipe = this.#open(conn, endpoint, false);
-        this.emit({
-          type: "connected",
-          endpoint,
-          remote: pipe.connection.remote,
-        });
-        const error = await pipe.closedWith;
-        // RFC 37: a peer that sent ERROR must not be retried as we are.
-        if (error instanceof HandshakeRefusedError) {
-          refusal = error;
-          return "stop";
-        }
-        return pipe.wasReady ? "reset" : "retry";
+    const dialer = new Dialer(
+      endpoint,
+      this.options,
+      this.#roles.then(() => {}),
+      {
+        connected: async (conn) => {
+          // Dialing starts only once this has resolved.
+          const { client } = await this.#roles;
+          if (this.closed) {
+            conn.close();
+            return "retry";
+          }
+          const pipe = this.#open(conn, endpoint, client);
+          this.emit({
+            type: "connected",
+            endpoint,
+            remote: pipe.connection.remote,
+          });
+          const error = await pipe.closedWith;
+          // RFC 37: a peer that sent ERROR must not be retried as we are.
+          if (error instanceof HandshakeRefusedError) {
+            refusal = error;
+            return "stop";
+          }
+          return pipe.wasReady ? "reset" : "retry";
+        },
+        retrying: (delay, error) =>
+          this.emit({ type: "retrying", endpoint, delay, error }),
+        stopped: (error) => {
+          this.#dialers.delete(endpoint);
+          this.emit({ type: "stopped", endpoint, error: error ?? refusal });
+        },
       },
-      retrying: (delay, error) =>
-        this.emit({ type: "retrying", endpoint, delay, error }),
-      stopped: (error) => {
-        this.#dialers.delete(endpoint);
-        this.emit({ type: "stopped", endpoint, error: error ?? refusal });
-      },
-    });
+    );
     this.#dialers.set(endpoint, dialer);
   }
 
@@ -650,7 +571,8 @@ export abstract class SocketBase implements PipeOwner {
     for (const pipe of pipes) pipe.connection.close();
     await Promise.all(pipes.map((pipe) => pipe.connection.done));
     await Promise.all(dialers);
-    this.#mechanismFactory?.dispose();
+    // Wipes the socket's keys, even when the factory was still loading.
+    await this.#roles.then(({ factory }) => factory.dispose(), () => {});
     this.onClosed();
   }
 
@@ -695,12 +617,13 @@ export abstract class SocketBase implements PipeOwner {
   protected abstract readable(pipe: Pipe): void;
   /** A peer left (called only for pipes that were attached). */
   protected abstract detach(pipe: Pipe): void;
+
   /** Whether the socket holds a request of this peer's, not yet answered. */
   protected holds(_pipe: Pipe): boolean {
     return false;
   }
 
-  #accepted(listener: Listener, conn: Deno.TcpConn): void {
+  #accepted(listener: Listener, conn: Deno.TcpConn, roles: Roles): void {
     this.#exhaustedSaid = false;
     const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
     if (this.closed) {
@@ -716,6 +639,7 @@ export abstract class SocketBase implements PipeOwner {
           listener,
           conn,
           remote,
+          roles,
           "connections",
           max === 1
             ? "1 connection is open already"
@@ -725,7 +649,7 @@ export abstract class SocketBase implements PipeOwner {
       }
       this.#evict(evictee, "connections");
     }
-    this.#open(conn, listener.endpoint, true);
+    this.#open(conn, listener.endpoint, roles.server);
     this.emit({ type: "accepted", endpoint: listener.endpoint, remote });
   }
 
@@ -735,6 +659,7 @@ export abstract class SocketBase implements PipeOwner {
     listener: Listener,
     conn: Deno.TcpConn,
     remote: string,
+    roles: Roles,
     limit: "connections" | "descriptors",
     reason: string,
   ): void {
@@ -749,16 +674,7 @@ export abstract class SocketBase implements PipeOwner {
       conn.close();
       return;
     }
-    const pipe = new Pipe(
-      this,
-      conn,
-      listener.endpoint,
-      this.#fullOptions,
-      this.options,
-    );
-    this.#pipes.add(pipe);
-    this.#refusing.add(pipe);
-    this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);
+    this.#refusing.add(this.#open(conn, listener.endpoint, roles.full));
   }
 
   // The peer to close to make room (see eviction.ts), if any.
@@ -771,13 +687,13 @@ export abstract class SocketBase implements PipeOwner {
     return chooseEvictee(candidates, (pipe) => ({
       pingable: pipe.connection.pingable,
       active: pipe.active || this.holds(pipe),
-      silentSince: pipe.connection.silentSince(now),
+      silentSince: now - pipe.connection.silentFor(now),
     }));
   }
 
   #evict(pipe: Pipe, limit: "connections" | "descriptors"): void {
     const { endpoint, remote } = pipe.connection;
-    const silentFor = Date.now() - pipe.connection.silentSince(Date.now());
+    const silentFor = pipe.connection.silentFor(Date.now());
     this.#evicting.add(pipe);
     this.emit({ type: "evicted", endpoint, remote, limit, silentFor });
     pipe.connection.close(new PeerEvictedError(limit, silentFor));
@@ -789,6 +705,7 @@ export abstract class SocketBase implements PipeOwner {
   async #atDescriptorLimit(
     listener: Listener,
     conn: Deno.TcpConn,
+    roles: Roles,
   ): Promise<void> {
     const evictee = this.closed ? undefined : this.#evictee();
     if (evictee === undefined) {
@@ -801,13 +718,14 @@ export abstract class SocketBase implements PipeOwner {
         listener,
         conn,
         remote,
+        roles,
         "descriptors",
         "out of file descriptors with every peer busy",
       );
       return;
     }
     this.#evict(evictee, "descriptors");
-    this.#accepted(listener, conn);
+    this.#accepted(listener, conn, roles);
     await withTimeout(evictee.connection.done, 100);
   }
 
@@ -828,8 +746,7 @@ export abstract class SocketBase implements PipeOwner {
     return true;
   }
 
-  #open(conn: Deno.Conn, endpoint: string, isServer: boolean): Pipe {
-    const options = isServer ? this.#serverOptions : this.#clientOptions;
+  #open(conn: Deno.Conn, endpoint: string, options: ConnectionOptions): Pipe {
     const pipe = new Pipe(this, conn, endpoint, options, this.options);
     this.#pipes.add(pipe);
     this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);

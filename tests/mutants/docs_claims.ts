@@ -11,18 +11,18 @@ import type { Mutant } from "./_mutant.ts";
 export const mutants: Mutant[] = [
   {
     name: "forward secrecy: the client's short-term key pair",
-    file: "lib/zmtp/curve_mechanism.ts",
-    find: "const pair = boxKeyPair();",
+    file: "lib/zmtp/_sodium.ts",
+    find: "  const secret = Secret.random(KEY_BYTES);\n  try {",
     replace:
-      "const pair = { publicKey: options.keyPair.publicKey, secretKey: options.keyPair.secretKey.slice() };",
+      "  const secret = Secret.copyOf(new Uint8Array(KEY_BYTES).fill(7));\n  try {",
     tests: ["tests/curve_forward_secrecy_test.ts"],
   },
   {
     name: "forward secrecy: the server's short-term key pair",
-    file: "lib/zmtp/curve_mechanism.ts",
-    find: "} =\n      boxKeyPair();",
-    replace:
-      "} = {\n      publicKey: this.#options.keyPair.publicKey,\n      secretKey: this.#options.keyPair.secretKey.slice(),\n    };",
+    file: "lib/zmtp/_sodium.ts",
+    find:
+      "crypto.getRandomValues(heap.subarray(m + KEY_BYTES, m + plainLength));",
+    replace: "heap.fill(7, m + KEY_BYTES, m + plainLength);",
     tests: ["tests/curve_forward_secrecy_test.ts"],
   },
   {

@@ -1,0 +1,26 @@
+import type { Mutant } from "./_mutant.ts";
+
+// Fair reads (issue 14): lib/zmtp/read_turns.ts.
+export const mutants: Mutant[] = [
+  {
+    name: "no connection starves: at most 32 reads pending at once",
+    file: "lib/zmtp/read_turns.ts",
+    find: "export const READS_PENDING = 32;",
+    replace: "export const READS_PENDING = 1e9;",
+    tests: ["tests/fairness_test.ts"],
+  },
+  {
+    name: "reads past the pending limit wait their turn",
+    file: "lib/zmtp/read_turns.ts",
+    find: "if (!this.#hasRoom()) return -1;",
+    replace: "",
+    tests: ["tests/read_turns_test.ts"],
+  },
+  {
+    name: "reads from turns before the last no longer count",
+    file: "lib/zmtp/read_turns.ts",
+    find: "if (ticket >= this.#turn - 1) this.#pending[ticket & 1]--;",
+    replace: "this.#pending[ticket & 1]--;",
+    tests: ["tests/read_turns_test.ts"],
+  },
+];
