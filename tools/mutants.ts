@@ -35,9 +35,11 @@ const TEST_FLAGS = [
 // counts as killed only if they had already failed.
 const TIME_LIMIT_MS = 300_000;
 
-const USAGE = `usage: deno task mutants [--list] [--only TEXT] [--jobs N]
+const USAGE =
+  `usage: deno task mutants [--list | --stale] [--only TEXT] [--jobs N]
 
   --list       print the catalogue and exit
+  --stale      only check that each mutant's text occurs once in its file
   --only TEXT  run only the mutants whose name contains TEXT
   --jobs N     mutants run at once (default 2)`;
 
@@ -200,6 +202,7 @@ async function main(): Promise<number> {
       args: Deno.args,
       options: {
         list: { type: "boolean" },
+        stale: { type: "boolean" },
         only: { type: "string" },
         jobs: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -231,6 +234,21 @@ async function main(): Promise<number> {
       );
     }
     return 0;
+  }
+  if (values.stale) {
+    let stale = 0;
+    for (const e of entries) {
+      const text = await Deno.readTextFile(`${ROOT}${e.file}`).catch(() => "");
+      const count = countOccurrences(text, e.find);
+      if (count !== 1) {
+        stale++;
+        console.log(
+          `STALE    ${e.name} [${e.catalogue}]: ${count} times in ${e.file}`,
+        );
+      }
+    }
+    console.log(`mutants: ${entries.length - stale} current, ${stale} stale`);
+    return stale === 0 ? 0 : 1;
   }
   if (entries.length === 0) {
     console.error("mutants: no mutants to run");

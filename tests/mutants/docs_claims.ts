@@ -27,7 +27,7 @@ export const mutants: Mutant[] = [
   },
   {
     name: "the handshake timeout covers a stalled CURVE handshake",
-    file: "lib/zmtp/connection.ts",
+    file: "lib/zmtp/liveness.ts",
     find: "if (limit > 0 && now - this.#openedAt >= limit) {",
     replace: "if (limit < 0 && now - this.#openedAt >= limit) {",
     tests: ["tests/curve_handshake_timeout_test.ts"],
