@@ -95,7 +95,7 @@ export interface Target {
   /** Rounds in which the same comparison held, of all rounds. */
   roundsMet: number;
   rounds: number;
-  /** Met on the medians, and in every round. */
+  /** Met on the medians, and in most rounds (a majority, not just some). */
   met: boolean;
 }
 
@@ -194,7 +194,8 @@ const UNITS: Record<Figure, string> = {
 /**
  * The targets of issue 14 and before, each the ratio of two medians from
  * the tables (ours over the other's), met only when it holds on the medians
- * and in every round (each round's own two figures). A target "at every
+ * and in a majority of rounds (each round's own two figures): a target is
+ * judged on the median of its rounds, so one met in 2 of 5 is not met. A target "at every
  * load" takes the worst load. Targets whose servers did not run are left out.
  */
 function targets(run: SavedRun, rows: Row[]): Target[] {
@@ -254,7 +255,7 @@ function targets(run: SavedRun, rows: Row[]): Target[] {
       value: roundTo(worst, 2),
       roundsMet,
       rounds,
-      met: meets(worst) && roundsMet === rounds,
+      met: meets(worst) && roundsMet * 2 > rounds,
     }];
   };
   const list: Target[] = [

@@ -106,7 +106,7 @@ export function report(run: SavedRun, analysis: Analysis): string {
       "",
       "Targets: each is ours over the other's, as the ratio of the medians " +
       "in the tables above, and is met only when that ratio holds and the " +
-      "same comparison held in every round.",
+      "same comparison held in a majority of the rounds.",
       "",
       ...analysis.targets.map(targetLine),
       "",

@@ -27,9 +27,9 @@ export const mutants: Mutant[] = [
     filter: "reportProblems",
   },
   {
-    name: "bench: a target met in only some rounds is not met",
+    name: "bench: a target met in a minority of rounds is not met",
     file: "bench/analyse.ts",
-    find: "met: meets(worst) && roundsMet === rounds,",
+    find: "met: meets(worst) && roundsMet * 2 > rounds,",
     replace: "met: meets(worst),",
     tests: ["tests/bench_test.ts"],
     filter: "--report of a sound run",
