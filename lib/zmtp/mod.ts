@@ -24,11 +24,18 @@
 export { Reply, type RequestHandler, type ServeOptions } from "./rep.ts";
 export { Request, type RequestOptions } from "./req.ts";
 export type { PeerInfo } from "./pipe.ts";
-export type { MessageLike, SocketEvent, SocketOptions } from "./socket.ts";
+export {
+  type MessageLike,
+  Socket,
+  type SocketEvent,
+  type SocketOptions,
+} from "./socket.ts";
+export { SOCKET_EVENT_LIMIT, type SocketEventStream } from "./socket_events.ts";
 export {
   HandshakeRefusedError,
   SERVER_FULL,
   ServerFullError,
+  type SocketType,
 } from "./mechanism.ts";
 export {
   CurveAuthorizationError,

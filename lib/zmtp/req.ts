@@ -12,9 +12,11 @@ import { EMPTY, type Part } from "./frame.ts";
 import { LoadBalancer } from "./load_balancer.ts";
 import type { Pipe } from "./pipe.ts";
 import {
+  adoptSocket,
   createWaiter,
   type MessageLike,
-  SocketBase,
+  Socket,
+  type SocketInternals,
   type SocketOptions,
   toParts,
   type Waiter,
@@ -52,7 +54,8 @@ export interface RequestOptions extends SocketOptions {
  * const [reply] = await request.receive();
  * ```
  */
-export class Request extends SocketBase {
+export class Request extends Socket {
+  readonly #core: SocketInternals;
   readonly #balancer = new LoadBalancer<Pipe>();
   readonly #relaxed: boolean;
   readonly #correlate: boolean;
@@ -67,6 +70,8 @@ export class Request extends SocketBase {
   #lastPeer: string | undefined;
 
   /**
+   * Creates a REQ socket; it does nothing until `connect()` or `bind()`.
+   *
    * @param options see {@link RequestOptions}
    */
   constructor(options: RequestOptions = {}) {
@@ -74,6 +79,12 @@ export class Request extends SocketBase {
     super("REQ", rest);
     this.#relaxed = relaxed;
     this.#correlate = correlate;
+    this.#core = adoptSocket(this, {
+      attach: (pipe) => this.#attach(pipe),
+      readable: (pipe) => this.#readable(pipe),
+      detach: (pipe) => this.#detach(pipe),
+      closing: () => this.#onClosing(),
+    });
   }
 
   /** The endpoint of the peer that sent the last reply received. */
@@ -96,7 +107,7 @@ export class Request extends SocketBase {
    */
   send(message: MessageLike): Promise<void> {
     try {
-      this.assertOpen("send");
+      this.#core.assertOpen("send");
       if (this.#awaiting && !this.#relaxed) {
         throw new SocketError(
           "EFSM",
@@ -126,7 +137,7 @@ export class Request extends SocketBase {
    */
   receive(): Promise<Uint8Array[]> {
     try {
-      this.assertOpen("receive");
+      this.#core.assertOpen("receive");
       if (this.#receiver !== undefined) {
         throw new SocketError(
           "EBUSY",
@@ -146,7 +157,7 @@ export class Request extends SocketBase {
       return Promise.reject(error);
     }
     const { waiter, promise } = createWaiter<Uint8Array[]>(
-      this.options.receiveTimeout,
+      this.#core.options.receiveTimeout,
       "receive",
       () => this.#receiver = undefined,
     );
@@ -183,14 +194,14 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override attach(pipe: Pipe): void {
+  #attach(pipe: Pipe): void {
     this.#balancer.attach(pipe);
     if (this.#outgoing !== undefined && this.#outgoing.pipe === undefined) {
       this.#dispatch(pipe);
     }
   }
 
-  protected override readable(pipe: Pipe): void {
+  #readable(pipe: Pipe): void {
     for (let message = pipe.read(); message; message = pipe.read()) {
       // Only the peer holding the request may answer; anything else, and
       // anything not shaped [id,] "", body..., is dropped (RFC 28; libzmq's
@@ -208,7 +219,7 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override detach(pipe: Pipe): void {
+  #detach(pipe: Pipe): void {
     this.#balancer.detach(pipe);
     if (this.#outgoing?.pipe === pipe) {
       this.#settle(
@@ -221,7 +232,7 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override onClosing(): void {
+  #onClosing(): void {
     this.#receiver?.reject(
       new SocketError("ETERM", "Cannot receive: the socket was closed"),
     );

@@ -21,6 +21,7 @@ import { securityFor } from "./security_options.ts";
 import { ServerFullMechanism } from "./server_full_mechanism.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
+import { SocketEvents, type SocketEventStream } from "./socket_events.ts";
 
 /** A message to send: one part or several, bytes or UTF-8 text. */
 export type MessageLike =
@@ -280,12 +281,76 @@ export interface Waiter<T> {
 }
 
 /**
- * The base of REQ and REP sockets. Subclasses add the RFC 28 rules through
- * the `attach`, `readable` and `detach` hooks.
+ * What a socket type adds to {@link Socket}: the RFC 28 rules, told when
+ * peers come and go. Internal: given through {@link adoptSocket}, so that
+ * none of it is part of the public classes.
  */
-export abstract class SocketBase implements PipeOwner {
+export interface SocketRules {
+  /** A peer completed its handshake. */
+  attach(pipe: Pipe): void;
+  /** A peer's queue went from empty to holding a message. */
+  readable(pipe: Pipe): void;
+  /** A peer left (called only for pipes that were attached). */
+  detach(pipe: Pipe): void;
+  /** Whether the socket holds a request of this peer's, not yet answered. */
+  holds?(pipe: Pipe): boolean;
+  /** Called once when `close()` starts: reject waiting calls here. */
+  closing(): void;
+  /** Resolves when work taken on before `close()` is done (replies in progress). */
+  inProgress?(): Promise<void>;
+  /** Called once when `close()` has closed every connection. */
+  closed?(): void;
+}
+
+/** What a socket type's rules may use of its {@link Socket}. Internal. */
+export interface SocketInternals {
   /** The resolved options. */
-  protected readonly options: ResolvedOptions;
+  readonly options: ResolvedOptions;
+  /** The pipes open now (for example to serve them). */
+  readonly pipes: ReadonlySet<Pipe>;
+  /** Sends an event to the socket's listeners. */
+  emit(event: SocketEvent): void;
+  /** Throws `ETERM` when the socket is closed. */
+  assertOpen(action: string): void;
+}
+
+let adopt: (socket: Socket, rules: SocketRules) => SocketInternals;
+
+/**
+ * Gives a socket its type's rules, once, right after `super()`, and returns
+ * the internals the rules need. Internal (not exported by `mod.ts`): this is
+ * how `req.ts` and `rep.ts` reach what would otherwise be protected members.
+ *
+ * @throws {TypeError} when the socket has its rules already
+ */
+export function adoptSocket(
+  socket: Socket,
+  rules: SocketRules,
+): SocketInternals {
+  return adopt(socket, rules);
+}
+
+/**
+ * What {@link Request} and {@link Reply} share: options, `bind()` and
+ * `connect()`, events and `close()`. Not made directly: create one of the
+ * socket types.
+ *
+ * @example
+ * ```ts
+ * import { Reply, type Socket } from "./mod.ts";
+ *
+ * const socket: Socket = new Reply();
+ * const endpoint = await socket.bind("tcp://127.0.0.1:0");
+ * console.log(endpoint.startsWith("tcp://127.0.0.1:")); // true
+ * await socket.close();
+ * ```
+ */
+export abstract class Socket {
+  readonly #options: ResolvedOptions;
+  #rules: SocketRules | undefined;
+  readonly #internals: SocketInternals;
+  readonly #type: SocketType;
+  readonly #events = new SocketEvents();
   readonly #onEvent: ((event: SocketEvent) => void) | undefined;
   readonly #listeners = new Map<string, Listener>();
   readonly #dialers = new Map<string, Dialer>();
@@ -306,12 +371,27 @@ export abstract class SocketBase implements PipeOwner {
   // asynchronously); bind() and connect() wait for it.
   readonly #roles: Promise<Roles>;
 
+  static {
+    adopt = (socket, rules) => {
+      if (socket.#rules !== undefined) {
+        throw new TypeError("Cannot adopt a socket twice");
+      }
+      socket.#rules = rules;
+      return socket.#internals;
+    };
+  }
+
   /**
-   * @param type our socket type
+   * Checks the options; the subclass then gives its rules.
+   *
+   * @param type the socket type the subclass implements
    * @param options see {@link SocketOptions}
+   * @throws {TypeError} when an option is unknown or not a number, or CURVE
+   * options do not fit together
    * @throws {RangeError} when an option is out of range
    */
-  constructor(type: SocketType, options: SocketOptions = {}) {
+  protected constructor(type: SocketType, options: SocketOptions = {}) {
+    this.#type = type;
     const {
       routingId,
       onEvent,
@@ -322,7 +402,7 @@ export abstract class SocketBase implements PipeOwner {
       curveAuthorize,
       ...rest
     } = options;
-    this.options = { ...DEFAULTS };
+    this.#options = { ...DEFAULTS };
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue;
       if (!(key in DEFAULTS)) {
@@ -338,9 +418,9 @@ export abstract class SocketBase implements PipeOwner {
           `Cannot set option "${key}" to ${value}: it must not be negative`,
         );
       }
-      (this.options as Record<string, number>)[key] = value;
+      (this.#options as Record<string, number>)[key] = value;
     }
-    const resolved = this.options;
+    const resolved = this.#options;
     if (Number.isNaN(resolved.heartbeatTimeout)) {
       resolved.heartbeatTimeout = resolved.heartbeatInterval;
     }
@@ -349,7 +429,7 @@ export abstract class SocketBase implements PipeOwner {
         resolved.heartbeatTimeout;
     }
     this.#tickPeriod = tickPeriod(resolved);
-    const { maxMessageSize, maxConnections } = this.options;
+    const { maxMessageSize, maxConnections } = this.#options;
     if (maxMessageSize < 1) {
       throw new RangeError(
         `Cannot set option "maxMessageSize" to ${maxMessageSize}: it must be at least 1`,
@@ -367,6 +447,12 @@ export abstract class SocketBase implements PipeOwner {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
+    this.#internals = {
+      options: this.#options,
+      pipes: this.#pipes,
+      emit: (event) => this.#emit(event),
+      assertOpen: (action) => this.#assertOpen(action),
+    };
     const security = securityFor({
       curveServer,
       curvePublicKey,
@@ -419,6 +505,11 @@ export abstract class SocketBase implements PipeOwner {
     this.#roles.catch(() => {});
   }
 
+  /** The socket type, as ZMTP names it: `REQ` or `REP`. */
+  get type(): SocketType {
+    return this.#type;
+  }
+
   /** The security mechanism's name: `NULL` or `CURVE`. */
   get mechanism(): "NULL" | "CURVE" {
     return this.#mechanism;
@@ -434,14 +525,28 @@ export abstract class SocketBase implements PipeOwner {
     return [...this.#listeners.keys()];
   }
 
+  /**
+   * The endpoint bound last, with the port actually chosen, or `null` before
+   * any `bind()` (zeromq.js and libzmq's `ZMQ_LAST_ENDPOINT`).
+   */
+  get lastEndpoint(): string | null {
+    return this.endpoints.at(-1) ?? null;
+  }
+
+  /**
+   * The socket's events, as an async iterable: `for await (const event of
+   * socket.events)`, as in zeromq.js. Events are kept from the first time
+   * this is read, up to {@link SOCKET_EVENT_LIMIT} not yet taken (later ones
+   * are dropped and counted); iteration ends once the socket has closed.
+   */
+  get events(): SocketEventStream {
+    this.#events.start();
+    return this.#events;
+  }
+
   /** Open connections, including those still in their handshake. */
   get connectionCount(): number {
     return this.#pipes.size;
-  }
-
-  /** The pipes open now (subclasses read this, for example to serve them). */
-  protected get pipes(): ReadonlySet<Pipe> {
-    return this.#pipes;
   }
 
   /**
@@ -454,9 +559,9 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {SyntaxError} when the endpoint cannot be parsed
    */
   async bind(endpoint: string): Promise<string> {
-    this.assertOpen("bind");
+    this.#assertOpen("bind");
     const roles = await this.#roles;
-    this.assertOpen("bind");
+    this.#assertOpen("bind");
     const listener = listen(
       endpoint,
       (conn) => this.#accepted(listener, conn, roles),
@@ -466,7 +571,7 @@ export abstract class SocketBase implements PipeOwner {
       },
     );
     this.#listeners.set(listener.endpoint, listener);
-    this.emit({ type: "bound", endpoint: listener.endpoint });
+    this.#emit({ type: "bound", endpoint: listener.endpoint });
     return listener.endpoint;
   }
 
@@ -479,12 +584,12 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {SocketError} `ETERM` when the socket is closed
    */
   connect(endpoint: string): void {
-    this.assertOpen("connect");
+    this.#assertOpen("connect");
     if (this.#dialers.has(endpoint)) return;
     let refusal: Error | undefined;
     const dialer = new Dialer(
       endpoint,
-      this.options,
+      this.#options,
       this.#roles.then(() => {}),
       {
         connected: async (conn) => {
@@ -495,7 +600,7 @@ export abstract class SocketBase implements PipeOwner {
             return "retry";
           }
           const pipe = this.#open(conn, endpoint, client);
-          this.emit({
+          this.#emit({
             type: "connected",
             endpoint,
             remote: pipe.connection.remote,
@@ -509,10 +614,10 @@ export abstract class SocketBase implements PipeOwner {
           return pipe.wasReady ? "reset" : "retry";
         },
         retrying: (delay, error) =>
-          this.emit({ type: "retrying", endpoint, delay, error }),
+          this.#emit({ type: "retrying", endpoint, delay, error }),
         stopped: (error) => {
           this.#dialers.delete(endpoint);
-          this.emit({ type: "stopped", endpoint, error: error ?? refusal });
+          this.#emit({ type: "stopped", endpoint, error: error ?? refusal });
         },
       },
     );
@@ -553,7 +658,7 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   async #close(): Promise<void> {
-    this.onClosing();
+    this.#rules?.closing();
     this.#stopTicker();
     const listeners = [...this.#listeners.values()].map((l) => l.close());
     const dialers = [...this.#dialers.values()].map((d) => d.close());
@@ -562,33 +667,36 @@ export abstract class SocketBase implements PipeOwner {
     const pipes = [...this.#pipes];
     for (const pipe of pipes) pipe.connection.stopReading();
     await Promise.all(listeners);
-    const deadline = Date.now() + Math.max(0, this.options.linger);
-    await withTimeout(this.inProgress(), this.options.linger);
+    const deadline = Date.now() + Math.max(0, this.#options.linger);
+    await withTimeout(
+      this.#rules?.inProgress?.() ?? Promise.resolve(),
+      this.#options.linger,
+    );
     await withTimeout(
       Promise.all(pipes.map((pipe) => pipe.connection.drained())),
-      this.options.linger < 0 ? -1 : Math.max(0, deadline - Date.now()),
+      this.#options.linger < 0 ? -1 : Math.max(0, deadline - Date.now()),
     );
     for (const pipe of pipes) pipe.connection.close();
     await Promise.all(pipes.map((pipe) => pipe.connection.done));
     await Promise.all(dialers);
     // Wipes the socket's keys, even when the factory was still loading.
     await this.#roles.then(({ factory }) => factory.dispose(), () => {});
-    this.onClosed();
+    this.#rules?.closed?.();
+    this.#events.end();
   }
 
-  /** Throws `ETERM` when the socket is closed. */
-  protected assertOpen(action: string): void {
+  // Throws ETERM when the socket is closed.
+  #assertOpen(action: string): void {
     if (this.closed) {
       throw new SocketError("ETERM", `Cannot ${action}: the socket is closed`);
     }
   }
 
-  /**
-   * Sends an event to the `onEvent` option, if set. A callback that throws
-   * has its error sent on as an `error` event; nothing it does can end the
-   * process or break the socket.
-   */
-  protected emit(event: SocketEvent): void {
+  // Sends an event to `events` and to the `onEvent` option, if set. A
+  // callback that throws has its error sent on as an `error` event; nothing
+  // it does can end the process or break the socket.
+  #emit(event: SocketEvent): void {
+    this.#events.push(event);
     const onEvent = this.#onEvent;
     if (onEvent === undefined) return;
     try {
@@ -603,26 +711,6 @@ export abstract class SocketBase implements PipeOwner {
     }
   }
 
-  /** Called once when `close()` starts: reject waiting calls here. */
-  protected abstract onClosing(): void;
-  /** Resolves when work taken on before `close()` is done (replies in progress). */
-  protected inProgress(): Promise<void> {
-    return Promise.resolve();
-  }
-  /** Called once when `close()` has closed every connection. */
-  protected onClosed(): void {}
-  /** A peer completed its handshake. */
-  protected abstract attach(pipe: Pipe): void;
-  /** A peer's queue went from empty to holding a message. */
-  protected abstract readable(pipe: Pipe): void;
-  /** A peer left (called only for pipes that were attached). */
-  protected abstract detach(pipe: Pipe): void;
-
-  /** Whether the socket holds a request of this peer's, not yet answered. */
-  protected holds(_pipe: Pipe): boolean {
-    return false;
-  }
-
   #accepted(listener: Listener, conn: Deno.TcpConn, roles: Roles): void {
     this.#exhaustedSaid = false;
     const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
@@ -631,10 +719,10 @@ export abstract class SocketBase implements PipeOwner {
       return;
     }
     const open = this.#pipes.size - this.#evicting.size - this.#refusing.size;
-    if (open >= this.options.maxConnections) {
+    if (open >= this.#options.maxConnections) {
       const evictee = this.#evictee();
       if (evictee === undefined) {
-        const max = this.options.maxConnections;
+        const max = this.#options.maxConnections;
         this.#refuse(
           listener,
           conn,
@@ -650,7 +738,7 @@ export abstract class SocketBase implements PipeOwner {
       this.#evict(evictee, "connections");
     }
     this.#open(conn, listener.endpoint, roles.server);
-    this.emit({ type: "accepted", endpoint: listener.endpoint, remote });
+    this.#emit({ type: "accepted", endpoint: listener.endpoint, remote });
   }
 
   // At the limit with every peer busy and pingable: the new peer is told
@@ -663,7 +751,7 @@ export abstract class SocketBase implements PipeOwner {
     limit: "connections" | "descriptors",
     reason: string,
   ): void {
-    this.emit({
+    this.#emit({
       type: "refused",
       endpoint: listener.endpoint,
       remote,
@@ -686,7 +774,7 @@ export abstract class SocketBase implements PipeOwner {
     );
     return chooseEvictee(candidates, (pipe) => ({
       pingable: pipe.connection.pingable,
-      active: pipe.active || this.holds(pipe),
+      active: pipe.active || (this.#rules?.holds?.(pipe) ?? false),
       silentSince: now - pipe.connection.silentFor(now),
     }));
   }
@@ -695,7 +783,7 @@ export abstract class SocketBase implements PipeOwner {
     const { endpoint, remote } = pipe.connection;
     const silentFor = pipe.connection.silentFor(Date.now());
     this.#evicting.add(pipe);
-    this.emit({ type: "evicted", endpoint, remote, limit, silentFor });
+    this.#emit({ type: "evicted", endpoint, remote, limit, silentFor });
     pipe.connection.close(new PeerEvictedError(limit, silentFor));
   }
 
@@ -737,7 +825,7 @@ export abstract class SocketBase implements PipeOwner {
     if (evictee === undefined) {
       if (!this.#exhaustedSaid) {
         this.#exhaustedSaid = true;
-        this.emit({ type: "exhausted", endpoint: listener.endpoint, error });
+        this.#emit({ type: "exhausted", endpoint: listener.endpoint, error });
       }
       return false;
     }
@@ -747,7 +835,13 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   #open(conn: Deno.Conn, endpoint: string, options: ConnectionOptions): Pipe {
-    const pipe = new Pipe(this, conn, endpoint, options, this.options);
+    const pipe = new Pipe(
+      this.#pipeOwner,
+      conn,
+      endpoint,
+      options,
+      this.#options,
+    );
     this.#pipes.add(pipe);
     this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);
     return pipe;
@@ -764,33 +858,30 @@ export abstract class SocketBase implements PipeOwner {
     this.#ticker = undefined;
   }
 
-  /** Part of {@link PipeOwner}. */
-  pipeReady(pipe: Pipe): void {
-    // A ZMTP/2.0 peer has no handshake to refuse: it is closed instead.
-    if (this.#refusing.has(pipe)) {
-      pipe.connection.close();
-      return;
-    }
-    const { endpoint, remote, peerSocketType } = pipe.connection;
-    this.emit({ type: "ready", endpoint, remote, peerSocketType });
-    if (!this.closed) this.attach(pipe);
-  }
-
-  /** Part of {@link PipeOwner}. */
-  pipeReadable(pipe: Pipe): void {
-    this.readable(pipe);
-  }
-
-  /** Part of {@link PipeOwner}. */
-  pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void {
-    this.#pipes.delete(pipe);
-    this.#evicting.delete(pipe);
-    if (this.#pipes.size === 0) this.#stopTicker();
-    if (this.#refusing.delete(pipe)) return;
-    if (wasReady) this.detach(pipe);
-    const { endpoint, remote } = pipe.connection;
-    this.emit({ type: "disconnected", endpoint, remote, wasReady, error });
-  }
+  // What pipes tell the socket; an object of its own, so that none of it is
+  // a public method.
+  readonly #pipeOwner: PipeOwner = {
+    pipeReady: (pipe) => {
+      // A ZMTP/2.0 peer has no handshake to refuse: it is closed instead.
+      if (this.#refusing.has(pipe)) {
+        pipe.connection.close();
+        return;
+      }
+      const { endpoint, remote, peerSocketType } = pipe.connection;
+      this.#emit({ type: "ready", endpoint, remote, peerSocketType });
+      if (!this.closed) this.#rules?.attach(pipe);
+    },
+    pipeReadable: (pipe) => this.#rules?.readable(pipe),
+    pipeClosed: (pipe, error, wasReady) => {
+      this.#pipes.delete(pipe);
+      this.#evicting.delete(pipe);
+      if (this.#pipes.size === 0) this.#stopTicker();
+      if (this.#refusing.delete(pipe)) return;
+      if (wasReady) this.#rules?.detach(pipe);
+      const { endpoint, remote } = pipe.connection;
+      this.#emit({ type: "disconnected", endpoint, remote, wasReady, error });
+    },
+  };
 }
 
 /**
