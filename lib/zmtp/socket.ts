@@ -76,10 +76,11 @@ export interface SocketOptions {
    */
   maxMessageSize?: number;
   /**
-   * Milliseconds a new connection has to complete greeting and handshake.
+   * Milliseconds a new connection has to complete greeting and handshake;
+   * 0 sets no limit (zeromq.js's name; libzmq's `ZMQ_HANDSHAKE_IVL`).
    * @default {10000}
    */
-  handshakeTimeout?: number;
+  handshakeInterval?: number;
   /**
    * Milliseconds one connect attempt may take before it is abandoned and
    * retried; 0 leaves it to the system (minutes, against a host that drops
@@ -121,6 +122,14 @@ export interface SocketOptions {
    * @default {-1}
    */
   receiveTimeout?: number;
+  /**
+   * Milliseconds `send()` may wait before rejecting with `EAGAIN`, as in
+   * zeromq.js. Here `send()` never waits (REQ keeps a request until a peer
+   * is ready; REP drops a reply whose peer has gone), so this only lets
+   * zeromq.js options carry over.
+   * @default {-1}
+   */
+  sendTimeout?: number;
   /**
    * Milliseconds `close()` waits for queued messages to be written.
    * @default {1000}
@@ -190,7 +199,7 @@ type ResolvedOptions = Required<
 
 const DEFAULTS: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
-  handshakeTimeout: 10_000,
+  handshakeInterval: 10_000,
   connectTimeout: 5_000,
   heartbeatInterval: 10_000,
   heartbeatTimeout: NaN, // the interval
@@ -198,6 +207,7 @@ const DEFAULTS: ResolvedOptions = {
   reconnectInterval: 100,
   reconnectMaxInterval: 5_000,
   receiveTimeout: -1,
+  sendTimeout: -1,
   linger: 1_000,
   receiveHighWaterMark: 1_000,
   sendHighWaterMark: 1_000,
@@ -470,7 +480,7 @@ export abstract class Socket {
         maxMessageFrame: maxMessageSize + MAX_FRAME_OVERHEAD,
         maxCommandFrame: MAX_COMMAND_SIZE,
       },
-      handshakeTimeout: resolved.handshakeTimeout,
+      handshakeTimeout: resolved.handshakeInterval,
       heartbeat: {
         interval: resolved.heartbeatInterval,
         timeout: resolved.heartbeatTimeout,
