@@ -56,6 +56,48 @@ export async function generateKeyPair(): Promise<CurveKeyPair> {
   return { publicKey: publicKeyOfBytes(secretKey), secretKey };
 }
 
+/** A CURVE key pair as Z85 text, 40 characters each, as zeromq.js gives it. */
+export interface Z85KeyPair {
+  /** The public key, given to peers. */
+  publicKey: string;
+  /** The secret key, never shared. */
+  secretKey: string;
+}
+
+/**
+ * Generates a fresh key pair as Z85 text, as zeromq.js's `curveKeyPair()`
+ * does, ready for the `curvePublicKey`, `curveSecretKey` and
+ * `curveServerKey` options. Unlike zeromq.js's it returns a promise, since
+ * libsodium loads asynchronously. A string cannot be wiped from memory: to
+ * keep a secret key only in bytes, use {@link generateKeyPair}.
+ *
+ * @returns the new key pair, 40 Z85 characters each
+ * @throws {Error} when libsodium cannot be loaded
+ *
+ * @example
+ * ```ts
+ * import { curveKeyPair, Reply } from "./mod.ts";
+ *
+ * const { publicKey, secretKey } = await curveKeyPair();
+ * const reply = new Reply({
+ *   curveServer: true,
+ *   curvePublicKey: publicKey,
+ *   curveSecretKey: secretKey,
+ * });
+ * console.log(reply.mechanism); // "CURVE"
+ * await reply.close();
+ * ```
+ */
+export async function curveKeyPair(): Promise<Z85KeyPair> {
+  const { publicKey, secretKey } = await generateKeyPair();
+  const pair = {
+    publicKey: encodeZ85Key(publicKey),
+    secretKey: encodeZ85Key(secretKey),
+  };
+  secretKey.fill(0); // the text is all the caller gets
+  return pair;
+}
+
 /**
  * The public key that belongs to a secret key.
  *
@@ -219,9 +261,16 @@ export function formatCertificate(
  * @throws {RangeError} when a metadata property cannot be written in ZPL
  *
  * @example
- * ```ts ignore
- * import { generateKeyPair, writeCertificate } from "./curve_keys.ts";
- * await writeCertificate("certs/server", await generateKeyPair());
+ * ```ts
+ * import { generateKeyPair, writeCertificate } from "./mod.ts";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const { publicFile } = await writeCertificate(
+ *   `${directory}/server`,
+ *   await generateKeyPair(),
+ * );
+ * console.log(publicFile.endsWith("/server.key")); // true
+ * await Deno.remove(directory, { recursive: true });
  * ```
  */
 export async function writeCertificate(
@@ -348,9 +397,17 @@ export function parseCertificate(
  * when its secret key does not belong to its public key
  *
  * @example
- * ```ts ignore
- * import { readCertificate } from "./curve_keys.ts";
- * const { publicKey, secretKey } = await readCertificate("certs/server.key_secret");
+ * ```ts
+ * import { generateKeyPair, readCertificate, writeCertificate } from "./mod.ts";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const { secretFile } = await writeCertificate(
+ *   `${directory}/server`,
+ *   await generateKeyPair(),
+ * );
+ * const { publicKey, secretKey } = await readCertificate(secretFile);
+ * console.log(publicKey.length, secretKey?.length); // 32 32
+ * await Deno.remove(directory, { recursive: true });
  * ```
  */
 export async function readCertificate(file: string): Promise<Certificate> {
@@ -380,9 +437,27 @@ export async function readCertificate(file: string): Promise<Certificate> {
  * @throws {SyntaxError} when a certificate cannot be parsed
  *
  * @example
- * ```ts ignore
- * import { allowKeys, readPublicKeys } from "./curve_keys.ts";
- * const authorize = allowKeys(await readPublicKeys("certs/clients"));
+ * ```ts
+ * import {
+ *   encodeZ85Key,
+ *   generateKeyPair,
+ *   readPublicKeys,
+ *   Reply,
+ *   writeCertificate,
+ * } from "./mod.ts";
+ *
+ * const clients = await Deno.makeTempDir();
+ * await writeCertificate(`${clients}/alice`, await generateKeyPair());
+ * const allowed = new Set((await readPublicKeys(clients)).map(encodeZ85Key));
+ * const server = await generateKeyPair();
+ * const reply = new Reply({
+ *   curveServer: true,
+ *   curvePublicKey: server.publicKey,
+ *   curveSecretKey: server.secretKey,
+ *   curveAuthorize: (publicKey) => allowed.has(publicKey),
+ * });
+ * await reply.close();
+ * await Deno.remove(clients, { recursive: true });
  * ```
  */
 export async function readPublicKeys(directory: string): Promise<Uint8Array[]> {

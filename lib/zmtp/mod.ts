@@ -3,20 +3,25 @@
  * libzmq and its bindings byte for byte. Written on Deno's own TCP API, with
  * no native code.
  *
- * ```ts ignore
+ * ```ts
  * import { Reply, Request } from "./mod.ts";
  *
- * const reply = new Reply();
+ * await using reply = new Reply();
  * const endpoint = await reply.bind("tcp://127.0.0.1:0");
  * reply.serve(([request]) => request);
  *
- * const request = new Request({ receiveTimeout: 1000 });
+ * await using request = new Request({ receiveTimeout: 1000 });
  * request.connect(endpoint);
  * await request.send("hello");
  * const [echo] = await request.receive();
- * await request.close();
- * await reply.close();
+ * console.log(new TextDecoder().decode(echo)); // "hello"
  * ```
+ *
+ * CURVE (RFC 26) encrypts and authenticates: the server has a key pair, and
+ * each client knows the server's public key. {@link curveKeyPair} makes key
+ * pairs, as in zeromq.js; {@link writeCertificate} and
+ * {@link readCertificate} keep them in the certificate files that pyzmq and
+ * czmq use. Events are an async iterable, `socket.events`.
  *
  * @module
  */
@@ -49,6 +54,26 @@ export {
   SocketError,
   type SocketErrorCode,
 } from "./errors.ts";
+export {
+  type CurveKeyPair,
+  curveKeyPair,
+  decodeZ85Key,
+  encodeZ85Key,
+  generateKeyPair,
+  keyPairFromZ85,
+  publicKeyFromSecret,
+  type Z85KeyPair,
+} from "./curve_keys.ts";
+export {
+  type Certificate,
+  type CertificateFiles,
+  formatCertificate,
+  parseCertificate,
+  readCertificate,
+  readPublicKeys,
+  writeCertificate,
+  type WriteCertificateOptions,
+} from "./curve_keys.ts";
 export {
   formatAddress,
   formatEndpoint,
