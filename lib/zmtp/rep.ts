@@ -70,14 +70,26 @@ export interface ServeOptions {
 }
 
 /**
- * A REP socket.
+ * A REP socket: takes requests fair-queued from its peers, with
+ * `receive()`, `for await` or `serve()`, and sends each reply to the peer
+ * its request came from.
  *
  * @example
- * ```ts ignore
- * import { Reply } from "./rep.ts";
- * const reply = new Reply();
- * await reply.bind("tcp://127.0.0.1:2345");
- * for await (const [line] of reply) await reply.send(line);
+ * ```ts
+ * import { Reply, Request } from "./mod.ts";
+ *
+ * await using reply = new Reply();
+ * const endpoint = await reply.bind("tcp://127.0.0.1:0");
+ * await using request = new Request();
+ * request.connect(endpoint);
+ * await request.send("ping");
+ *
+ * for await (const [message] of reply) {
+ *   await reply.send(message); // echo it
+ *   break; // one is enough here; a server keeps going until close()
+ * }
+ * const [echo] = await request.receive();
+ * console.log(new TextDecoder().decode(echo)); // "ping"
  * ```
  */
 export class Reply extends Socket {

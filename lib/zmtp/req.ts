@@ -46,12 +46,18 @@ export interface RequestOptions extends SocketOptions {
  * with `EHOSTUNREACH` instead of waiting for a reply that cannot come.
  *
  * @example
- * ```ts ignore
- * import { Request } from "./req.ts";
- * const request = new Request({ receiveTimeout: 2000 });
- * request.connect("tcp://127.0.0.1:2345");
+ * ```ts
+ * import { Reply, Request } from "./mod.ts";
+ *
+ * await using reply = new Reply();
+ * const endpoint = await reply.bind("tcp://127.0.0.1:0");
+ * reply.serve(([line]) => String(Number(new TextDecoder().decode(line)) * 2));
+ *
+ * await using request = new Request({ receiveTimeout: 2000 });
+ * request.connect(endpoint);
  * await request.send("100");
- * const [reply] = await request.receive();
+ * const [answer] = await request.receive();
+ * console.log(new TextDecoder().decode(answer)); // "200"
  * ```
  */
 export class Request extends Socket {
