@@ -76,6 +76,7 @@ export interface Z85KeyPair {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { curveKeyPair, Reply } from "./mod.ts";
  *
  * const { publicKey, secretKey } = await curveKeyPair();
@@ -84,7 +85,7 @@ export interface Z85KeyPair {
  *   curvePublicKey: publicKey,
  *   curveSecretKey: secretKey,
  * });
- * console.log(reply.mechanism); // "CURVE"
+ * assert.equal(reply.mechanism, "CURVE");
  * await reply.close();
  * ```
  */
@@ -262,6 +263,7 @@ export function formatCertificate(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateKeyPair, writeCertificate } from "./mod.ts";
  *
  * const directory = await Deno.makeTempDir();
@@ -269,7 +271,7 @@ export function formatCertificate(
  *   `${directory}/server`,
  *   await generateKeyPair(),
  * );
- * console.log(publicFile.endsWith("/server.key")); // true
+ * assert.equal(publicFile, `${directory}/server.key`);
  * await Deno.remove(directory, { recursive: true });
  * ```
  */
@@ -398,6 +400,7 @@ export function parseCertificate(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateKeyPair, readCertificate, writeCertificate } from "./mod.ts";
  *
  * const directory = await Deno.makeTempDir();
@@ -406,7 +409,7 @@ export function parseCertificate(
  *   await generateKeyPair(),
  * );
  * const { publicKey, secretKey } = await readCertificate(secretFile);
- * console.log(publicKey.length, secretKey?.length); // 32 32
+ * assert.deepEqual([publicKey.length, secretKey?.length], [32, 32]);
  * await Deno.remove(directory, { recursive: true });
  * ```
  */

@@ -4,6 +4,7 @@
  * no native code.
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reply, Request } from "./mod.ts";
  *
  * await using reply = new Reply();
@@ -14,7 +15,7 @@
  * request.connect(endpoint);
  * await request.send("hello");
  * const [echo] = await request.receive();
- * console.log(new TextDecoder().decode(echo)); // "hello"
+ * assert.equal(new TextDecoder().decode(echo), "hello");
  * ```
  *
  * CURVE (RFC 26) encrypts and authenticates: the server has a key pair, and

@@ -76,6 +76,7 @@ export interface ServeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reply, Request } from "./mod.ts";
  *
  * await using reply = new Reply();
@@ -89,7 +90,7 @@ export interface ServeOptions {
  *   break; // one is enough here; a server keeps going until close()
  * }
  * const [echo] = await request.receive();
- * console.log(new TextDecoder().decode(echo)); // "ping"
+ * assert.equal(new TextDecoder().decode(echo), "ping");
  * ```
  */
 export class Reply extends Socket {

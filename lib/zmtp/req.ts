@@ -47,6 +47,7 @@ export interface RequestOptions extends SocketOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reply, Request } from "./mod.ts";
  *
  * await using reply = new Reply();
@@ -57,7 +58,7 @@ export interface RequestOptions extends SocketOptions {
  * request.connect(endpoint);
  * await request.send("100");
  * const [answer] = await request.receive();
- * console.log(new TextDecoder().decode(answer)); // "200"
+ * assert.equal(new TextDecoder().decode(answer), "200");
  * ```
  */
 export class Request extends Socket {

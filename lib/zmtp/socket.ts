@@ -347,11 +347,12 @@ export function adoptSocket(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reply, type Socket } from "./mod.ts";
  *
  * const socket: Socket = new Reply();
  * const endpoint = await socket.bind("tcp://127.0.0.1:0");
- * console.log(endpoint.startsWith("tcp://127.0.0.1:")); // true
+ * assert.match(endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
  * await socket.close();
  * ```
  */

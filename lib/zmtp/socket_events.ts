@@ -17,14 +17,17 @@ import type { SocketEvent } from "./socket.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reply } from "./mod.ts";
  *
  * const reply = new Reply();
  * const events = reply.events;
  * await reply.bind("tcp://127.0.0.1:0");
  * const closed = reply.close();
- * for await (const event of events) console.log(event.type); // "bound"
+ * const types = [];
+ * for await (const event of events) types.push(event.type);
  * await closed;
+ * assert.deepEqual(types, ["bound"]);
  * ```
  */
 export interface SocketEventStream extends AsyncIterable<SocketEvent> {
