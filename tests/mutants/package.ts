@@ -19,7 +19,7 @@ export const mutants: Mutant[] = [
     name: "socket.events keeps at most SOCKET_EVENT_LIMIT unread events",
     file: "lib/zmtp/socket_events.ts",
     find: "else if (queue.size < SOCKET_EVENT_LIMIT) queue.push(event);",
-    replace: "else queue.push(event);",
+    replace: "else if (queue.size >= 0) queue.push(event);",
     tests: ["tests/socket_events_test.ts"],
     filter: "SOCKET_EVENT_LIMIT",
   },
