@@ -71,7 +71,8 @@ export type SocketEvent =
 export interface SocketOptions {
   /**
    * The largest message accepted from a peer, all parts together, in
-   * octets; a peer that sends a larger one is disconnected.
+   * octets; a peer that sends a larger one is disconnected (libzmq's
+   * `ZMQ_MAXMSGSIZE`).
    * @default {1048576}
    */
   maxMessageSize?: number;
@@ -84,7 +85,7 @@ export interface SocketOptions {
   /**
    * Milliseconds one connect attempt may take before it is abandoned and
    * retried; 0 leaves it to the system (minutes, against a host that drops
-   * connection requests).
+   * connection requests). libzmq's `ZMQ_CONNECT_TIMEOUT`.
    * @default {5000}
    */
   connectTimeout?: number;
@@ -96,29 +97,34 @@ export interface SocketOptions {
   heartbeatInterval?: number;
   /**
    * Milliseconds to wait for any traffic after a PING before the connection
-   * is closed (a connecting socket then reconnects).
+   * is closed (a connecting socket then reconnects); libzmq's
+   * `ZMQ_HEARTBEAT_TIMEOUT`.
    * @default {heartbeatInterval}
    */
   heartbeatTimeout?: number;
   /**
    * The TTL our PINGs carry, in milliseconds (rounded up to tenths of a
    * second): how long the peer may wait to hear from us before it closes.
+   * libzmq's `ZMQ_HEARTBEAT_TTL`.
    * @default {heartbeatInterval + heartbeatTimeout}
    */
   heartbeatTimeToLive?: number;
   /**
-   * Milliseconds before the first reconnect attempt.
+   * Milliseconds before the first reconnect attempt; -1 does not reconnect:
+   * a `connect()` then stops after its first connection ends or its first
+   * attempt fails (libzmq's `ZMQ_RECONNECT_IVL`).
    * @default {100}
    */
   reconnectInterval?: number;
   /**
-   * The cap, in milliseconds, that the reconnect delay doubles up to.
+   * The cap, in milliseconds, that the reconnect delay doubles up to
+   * (libzmq's `ZMQ_RECONNECT_IVL_MAX`).
    * @default {5000}
    */
   reconnectMaxInterval?: number;
   /**
    * Milliseconds `receive()` waits before rejecting with `EAGAIN`; -1 waits
-   * for ever.
+   * for ever (libzmq's `ZMQ_RCVTIMEO`).
    * @default {-1}
    */
   receiveTimeout?: number;
@@ -126,28 +132,33 @@ export interface SocketOptions {
    * Milliseconds `send()` may wait before rejecting with `EAGAIN`, as in
    * zeromq.js. Here `send()` never waits (REQ keeps a request until a peer
    * is ready; REP drops a reply whose peer has gone), so this only lets
-   * zeromq.js options carry over.
+   * zeromq.js options carry over (libzmq's `ZMQ_SNDTIMEO`).
    * @default {-1}
    */
   sendTimeout?: number;
   /**
-   * Milliseconds `close()` waits for queued messages to be written.
+   * Milliseconds `close()` waits for queued messages to be written; -1 waits
+   * for ever (libzmq's `ZMQ_LINGER`).
    * @default {1000}
    */
   linger?: number;
   /**
-   * Received messages queued per peer before reading from that peer pauses.
+   * Received messages queued per peer before reading from that peer pauses
+   * (libzmq's `ZMQ_RCVHWM`).
    * @default {1000}
    */
   receiveHighWaterMark?: number;
   /**
    * Messages waiting to be written to a peer before reading from that peer
    * pauses: a peer that does not read its replies is held back, and nothing
-   * is dropped.
+   * is dropped (libzmq's `ZMQ_SNDHWM`).
    * @default {1000}
    */
   sendHighWaterMark?: number;
-  /** The identity announced to peers (REQ only; useful with ROUTER peers). */
+  /**
+   * The identity announced to peers, useful with ROUTER peers (libzmq's
+   * `ZMQ_ROUTING_ID`); at most 255 octets.
+   */
   routingId?: string | Uint8Array;
   /**
    * Be a CURVE server (RFC 26): every connection is encrypted, and clients
