@@ -48,6 +48,14 @@ export const mutants: Mutant[] = [
     filter: "is answered",
   },
   {
+    name: "reconnectInterval -1 does not reconnect",
+    file: "lib/zmtp/transport.ts",
+    find: "if (this.#options.reconnectInterval < 0) {",
+    replace: "if (this.#options.reconnectInterval < -1) {",
+    tests: ["tests/socket_options_test.ts"],
+    filter: "reconnectInterval -1",
+  },
+  {
     name: "deno publish ships only the library's files",
     file: "deno.json",
     find: '"lib/zmtp/",',
