@@ -191,7 +191,12 @@ export interface SocketOptions {
    * @default {Infinity}
    */
   maxConnections?: number;
-  /** Receives every {@link SocketEvent}. */
+  /**
+   * Receives every {@link SocketEvent} as it happens, synchronously, with
+   * nothing queued: for logs that must keep the order of the socket's own
+   * work. `socket.events` is the zeromq.js way, an async iterable; both see
+   * the same events.
+   */
   onEvent?: (event: SocketEvent) => void;
 }
 
