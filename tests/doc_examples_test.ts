@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ROOT } from "./_process.ts";
 
-// Every ```ts block in the library's JSDoc is one doc test.
+// Every ```ts block in the library's JSDoc and in docs/library.md is one doc
+// test.
 async function countExamples(): Promise<number> {
   let count = 0;
   for await (const entry of Deno.readDir(`${ROOT}lib/zmtp`)) {
@@ -9,10 +10,12 @@ async function countExamples(): Promise<number> {
     const text = await Deno.readTextFile(`${ROOT}lib/zmtp/${entry.name}`);
     count += text.match(/^ \* ```ts$/gm)?.length ?? 0;
   }
+  const library = await Deno.readTextFile(`${ROOT}docs/library.md`);
+  count += library.match(/^```ts$/gm)?.length ?? 0;
   return count;
 }
 
-Deno.test("lib/zmtp's JSDoc examples type-check and run (deno task doctest)", async () => {
+Deno.test("lib/zmtp's JSDoc examples and docs/library.md's type-check and run (deno task doctest)", async () => {
   const examples = await countExamples();
   assert.ok(examples > 0, "no examples found");
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

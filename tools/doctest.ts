@@ -1,6 +1,7 @@
 /**
- * Runs the library's JSDoc examples (`deno test --doc lib/zmtp/`), type
- * checked, with loopback network and temporary files only.
+ * Runs the library's examples (`deno test --doc`: lib/zmtp's JSDoc and
+ * docs/library.md), type checked, with loopback network and temporary files
+ * only.
  *
  * Deno 2.9 imports every export of a documented file into each of its
  * examples, so `compilerOptions.noUnusedLocals` fails them all with TS6192
@@ -30,6 +31,7 @@ try {
       "--allow-read",
       "--allow-write",
       `${root}lib/zmtp/`,
+      `${root}docs/library.md`,
     ],
     cwd: root,
   }).spawn().status;
