@@ -45,9 +45,10 @@ export interface CurveKeyPair {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeZ85Key, generateKeyPair } from "./curve_keys.ts";
  * const { publicKey } = await generateKeyPair();
- * encodeZ85Key(publicKey).length; // 40
+ * assert.equal(encodeZ85Key(publicKey).length, 40);
  * ```
  */
 export async function generateKeyPair(): Promise<CurveKeyPair> {
@@ -105,6 +106,14 @@ export async function curveKeyPair(): Promise<Z85KeyPair> {
  * @param secretKey 32 octets
  * @returns the 32-octet public key
  * @throws {RangeError} when the key is not 32 octets
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair, publicKeyFromSecret } from "./mod.ts";
+ * const { publicKey, secretKey } = await generateKeyPair();
+ * assert.deepEqual(await publicKeyFromSecret(secretKey), publicKey);
+ * ```
  */
 export async function publicKeyFromSecret(
   secretKey: Uint8Array,
@@ -158,10 +167,11 @@ export async function keyPairFromZ85(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { allowKeys, generateKeyPair } from "./curve_keys.ts";
  * const client = await generateKeyPair();
  * const authorize = allowKeys([client.publicKey]);
- * authorize(client.publicKey); // true
+ * assert.equal(authorize(client.publicKey), true);
  * ```
  */
 export function allowKeys(
@@ -229,6 +239,15 @@ const NAME = /^[A-Za-z0-9$\-_@.&+/]+/;
  * @param date the time in the header
  * @returns the file's text
  * @throws {RangeError} when a metadata name or value cannot be written in ZPL
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatCertificate, generateKeyPair } from "./mod.ts";
+ * const { publicKey } = await generateKeyPair();
+ * const text = formatCertificate({ publicKey }, { name: "server" });
+ * assert.match(text, /^    name = "server"$/m);
+ * ```
  */
 export function formatCertificate(
   keyPair: { publicKey: Uint8Array; secretKey?: Uint8Array },
@@ -317,6 +336,19 @@ export async function writeCertificate(
  * @returns the keys and metadata
  * @throws {SyntaxError} naming the file and line, when the text is not ZPL,
  * a key is not 40 Z85 characters, or there is no public key
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeZ85Key, parseCertificate } from "./mod.ts";
+ * const certificate = parseCertificate(
+ *   'curve\n    public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"\n',
+ * );
+ * assert.equal(
+ *   encodeZ85Key(certificate.publicKey),
+ *   "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+ * );
+ * ```
  */
 export function parseCertificate(
   text: string,

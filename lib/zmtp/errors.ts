@@ -26,9 +26,10 @@ export type SocketErrorCode =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SocketError } from "./errors.ts";
  * const error = new SocketError("EAGAIN", "Cannot receive: no reply within 100 ms");
- * error.code; // "EAGAIN"
+ * assert.equal(error.code, "EAGAIN");
  * ```
  */
 export class SocketError extends Error {
