@@ -123,6 +123,8 @@ export class PeerEvictedError extends Error {
   readonly limit: "connections" | "descriptors";
 
   /**
+   * Creates a peer evicted error.
+   *
    * @param limit the limit that was reached
    * @param silentFor how long the peer had been silent, in milliseconds
    */
