@@ -254,7 +254,7 @@ async function main(): Promise<number> {
     maxConnections: settings.maxConnections,
     maxMessageSize: settings.maxMessageSize,
     ...heartbeatOptions(settings.heartbeat),
-    handshakeTimeout: settings.handshakeTimeout,
+    handshakeInterval: settings.handshakeTimeout,
     linger: 2000,
     onEvent: notices.onEvent,
   };

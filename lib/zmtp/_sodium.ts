@@ -24,7 +24,10 @@
 
 import type { Part } from "./frame.ts";
 
-type Sodium = typeof import("libsodium-wrappers").default;
+// The full npm: specifier, not the import map's bare name: a program that
+// imports this library by path or URL resolves it without our deno.json.
+// Pinned as in deno.json's "imports" (bench/ uses that name).
+type Sodium = typeof import("npm:libsodium-wrappers@0.8.4").default;
 
 // The parts of the emscripten module we call directly. The 64-bit length
 // parameters are passed as two 32-bit halves (low, high): the module is
@@ -126,7 +129,8 @@ export function loadSodium(): Promise<void> {
 
 async function load(): Promise<void> {
   // Dynamic, so that the WebAssembly is compiled only when CURVE is used.
-  const imported = await import("libsodium-wrappers");
+  // deno-lint-ignore no-import-prefix -- see the Sodium type above
+  const imported = await import("npm:libsodium-wrappers@0.8.4");
   const library = imported.default;
   await library.ready;
   const raw = (library as unknown as { libsodium?: SodiumModule }).libsodium;

@@ -45,9 +45,10 @@ export interface CurveKeyPair {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeZ85Key, generateKeyPair } from "./curve_keys.ts";
  * const { publicKey } = await generateKeyPair();
- * encodeZ85Key(publicKey).length; // 40
+ * assert.equal(encodeZ85Key(publicKey).length, 40);
  * ```
  */
 export async function generateKeyPair(): Promise<CurveKeyPair> {
@@ -56,12 +57,63 @@ export async function generateKeyPair(): Promise<CurveKeyPair> {
   return { publicKey: publicKeyOfBytes(secretKey), secretKey };
 }
 
+/** A CURVE key pair as Z85 text, 40 characters each, as zeromq.js gives it. */
+export interface Z85KeyPair {
+  /** The public key, given to peers. */
+  publicKey: string;
+  /** The secret key, never shared. */
+  secretKey: string;
+}
+
+/**
+ * Generates a fresh key pair as Z85 text, as zeromq.js's `curveKeyPair()`
+ * does, ready for the `curvePublicKey`, `curveSecretKey` and
+ * `curveServerKey` options. Unlike zeromq.js's it returns a promise, since
+ * libsodium loads asynchronously. A string cannot be wiped from memory: to
+ * keep a secret key only in bytes, use {@link generateKeyPair}.
+ *
+ * @returns the new key pair, 40 Z85 characters each
+ * @throws {Error} when libsodium cannot be loaded
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { curveKeyPair, Reply } from "./mod.ts";
+ *
+ * const { publicKey, secretKey } = await curveKeyPair();
+ * const reply = new Reply({
+ *   curveServer: true,
+ *   curvePublicKey: publicKey,
+ *   curveSecretKey: secretKey,
+ * });
+ * assert.equal(reply.mechanism, "CURVE");
+ * await reply.close();
+ * ```
+ */
+export async function curveKeyPair(): Promise<Z85KeyPair> {
+  const { publicKey, secretKey } = await generateKeyPair();
+  const pair = {
+    publicKey: encodeZ85Key(publicKey),
+    secretKey: encodeZ85Key(secretKey),
+  };
+  secretKey.fill(0); // the text is all the caller gets
+  return pair;
+}
+
 /**
  * The public key that belongs to a secret key.
  *
  * @param secretKey 32 octets
  * @returns the 32-octet public key
  * @throws {RangeError} when the key is not 32 octets
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair, publicKeyFromSecret } from "./mod.ts";
+ * const { publicKey, secretKey } = await generateKeyPair();
+ * assert.deepEqual(await publicKeyFromSecret(secretKey), publicKey);
+ * ```
  */
 export async function publicKeyFromSecret(
   secretKey: Uint8Array,
@@ -115,10 +167,11 @@ export async function keyPairFromZ85(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { allowKeys, generateKeyPair } from "./curve_keys.ts";
  * const client = await generateKeyPair();
  * const authorize = allowKeys([client.publicKey]);
- * authorize(client.publicKey); // true
+ * assert.equal(authorize(client.publicKey), true);
  * ```
  */
 export function allowKeys(
@@ -186,6 +239,15 @@ const NAME = /^[A-Za-z0-9$\-_@.&+/]+/;
  * @param date the time in the header
  * @returns the file's text
  * @throws {RangeError} when a metadata name or value cannot be written in ZPL
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatCertificate, generateKeyPair } from "./mod.ts";
+ * const { publicKey } = await generateKeyPair();
+ * const text = formatCertificate({ publicKey }, { name: "server" });
+ * assert.match(text, /^    name = "server"$/m);
+ * ```
  */
 export function formatCertificate(
   keyPair: { publicKey: Uint8Array; secretKey?: Uint8Array },
@@ -219,9 +281,17 @@ export function formatCertificate(
  * @throws {RangeError} when a metadata property cannot be written in ZPL
  *
  * @example
- * ```ts ignore
- * import { generateKeyPair, writeCertificate } from "./curve_keys.ts";
- * await writeCertificate("certs/server", await generateKeyPair());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair, writeCertificate } from "./mod.ts";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const { publicFile } = await writeCertificate(
+ *   `${directory}/server`,
+ *   await generateKeyPair(),
+ * );
+ * assert.equal(publicFile, `${directory}/server.key`);
+ * await Deno.remove(directory, { recursive: true });
  * ```
  */
 export async function writeCertificate(
@@ -266,6 +336,19 @@ export async function writeCertificate(
  * @returns the keys and metadata
  * @throws {SyntaxError} naming the file and line, when the text is not ZPL,
  * a key is not 40 Z85 characters, or there is no public key
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeZ85Key, parseCertificate } from "./mod.ts";
+ * const certificate = parseCertificate(
+ *   'curve\n    public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"\n',
+ * );
+ * assert.equal(
+ *   encodeZ85Key(certificate.publicKey),
+ *   "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+ * );
+ * ```
  */
 export function parseCertificate(
   text: string,
@@ -348,9 +431,18 @@ export function parseCertificate(
  * when its secret key does not belong to its public key
  *
  * @example
- * ```ts ignore
- * import { readCertificate } from "./curve_keys.ts";
- * const { publicKey, secretKey } = await readCertificate("certs/server.key_secret");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair, readCertificate, writeCertificate } from "./mod.ts";
+ *
+ * const directory = await Deno.makeTempDir();
+ * const { secretFile } = await writeCertificate(
+ *   `${directory}/server`,
+ *   await generateKeyPair(),
+ * );
+ * const { publicKey, secretKey } = await readCertificate(secretFile);
+ * assert.deepEqual([publicKey.length, secretKey?.length], [32, 32]);
+ * await Deno.remove(directory, { recursive: true });
  * ```
  */
 export async function readCertificate(file: string): Promise<Certificate> {
@@ -380,9 +472,27 @@ export async function readCertificate(file: string): Promise<Certificate> {
  * @throws {SyntaxError} when a certificate cannot be parsed
  *
  * @example
- * ```ts ignore
- * import { allowKeys, readPublicKeys } from "./curve_keys.ts";
- * const authorize = allowKeys(await readPublicKeys("certs/clients"));
+ * ```ts
+ * import {
+ *   encodeZ85Key,
+ *   generateKeyPair,
+ *   readPublicKeys,
+ *   Reply,
+ *   writeCertificate,
+ * } from "./mod.ts";
+ *
+ * const clients = await Deno.makeTempDir();
+ * await writeCertificate(`${clients}/alice`, await generateKeyPair());
+ * const allowed = new Set((await readPublicKeys(clients)).map(encodeZ85Key));
+ * const server = await generateKeyPair();
+ * const reply = new Reply({
+ *   curveServer: true,
+ *   curvePublicKey: server.publicKey,
+ *   curveSecretKey: server.secretKey,
+ *   curveAuthorize: (publicKey) => allowed.has(publicKey),
+ * });
+ * await reply.close();
+ * await Deno.remove(clients, { recursive: true });
  * ```
  */
 export async function readPublicKeys(directory: string): Promise<Uint8Array[]> {

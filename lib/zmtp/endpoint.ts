@@ -23,8 +23,9 @@ export interface TcpEndpoint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseEndpoint } from "./endpoint.ts";
- * parseEndpoint("tcp://[::1]:2500"); // { host: "::1", port: 2500 }
+ * assert.deepEqual(parseEndpoint("tcp://[::1]:2500"), { host: "::1", port: 2500 });
  * ```
  */
 export function parseEndpoint(endpoint: string): TcpEndpoint {
@@ -53,10 +54,14 @@ export function parseEndpoint(endpoint: string): TcpEndpoint {
  * Formats host and port as an endpoint, bracketing IPv6 addresses (a host
  * given in brackets already keeps them).
  *
+ * @param endpoint host and port
+ * @returns `tcp://host:port`
+ *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEndpoint } from "./endpoint.ts";
- * formatEndpoint({ host: "::1", port: 2345 }); // "tcp://[::1]:2345"
+ * assert.equal(formatEndpoint({ host: "::1", port: 2345 }), "tcp://[::1]:2345");
  * ```
  */
 export function formatEndpoint({ host, port }: TcpEndpoint): string {
@@ -66,7 +71,19 @@ export function formatEndpoint({ host, port }: TcpEndpoint): string {
   return `tcp://${bracketed}:${port}`;
 }
 
-/** Formats a peer's address as `host:port`, bracketing IPv6 hosts. */
+/**
+ * Formats a peer's address as `host:port`, bracketing IPv6 hosts.
+ *
+ * @param address a `Deno.NetAddr`, or its host name and port
+ * @returns `host:port`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatAddress } from "./mod.ts";
+ * assert.equal(formatAddress({ hostname: "::1", port: 2345 }), "[::1]:2345");
+ * ```
+ */
 export function formatAddress(
   address: Pick<Deno.NetAddr, "hostname" | "port">,
 ): string {
@@ -81,7 +98,21 @@ export function listenHostname(host: string): string {
   return host === "*" ? "0.0.0.0" : host;
 }
 
-/** True for hosts that only this machine can reach. */
+/**
+ * True for hosts that only this machine can reach: `localhost`, 127.0.0.0/8,
+ * `::1`.
+ *
+ * @param host a host name or address, IPv6 without brackets
+ * @returns whether it is a loopback host
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isLoopback } from "./mod.ts";
+ * assert.equal(isLoopback("127.0.0.1"), true);
+ * assert.equal(isLoopback("192.0.2.1"), false);
+ * ```
+ */
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host) ||
     /^::ffff:127\./i.test(host);

@@ -26,9 +26,10 @@ export type SocketErrorCode =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SocketError } from "./errors.ts";
  * const error = new SocketError("EAGAIN", "Cannot receive: no reply within 100 ms");
- * error.code; // "EAGAIN"
+ * assert.equal(error.code, "EAGAIN");
  * ```
  */
 export class SocketError extends Error {
@@ -38,6 +39,8 @@ export class SocketError extends Error {
   readonly endpoint: string | undefined;
 
   /**
+   * Creates a socket error with its code.
+   *
    * @param code the libzmq error name
    * @param message what failed, in a sentence
    * @param endpoint the peer's endpoint, when the error concerns one
@@ -57,6 +60,8 @@ export class SocketError extends Error {
  */
 export class ProtocolError extends Error {
   /**
+   * Creates a protocol error.
+   *
    * @param message what the peer did wrong
    */
   constructor(message: string) {
@@ -74,6 +79,8 @@ export class MessageSizeError extends ProtocolError {
   readonly limit: number;
 
   /**
+   * Creates a message size error.
+   *
    * @param message what the peer sent
    * @param limit the limit, in octets
    */
@@ -96,6 +103,8 @@ export function asError(error: unknown): Error {
  */
 export class PeerTimeoutError extends Error {
   /**
+   * Creates a peer timeout error.
+   *
    * @param message how long the peer was silent
    */
   constructor(message: string) {
@@ -114,6 +123,8 @@ export class PeerEvictedError extends Error {
   readonly limit: "connections" | "descriptors";
 
   /**
+   * Creates a peer evicted error.
+   *
    * @param limit the limit that was reached
    * @param silentFor how long the peer had been silent, in milliseconds
    */
@@ -139,6 +150,8 @@ export class MechanismMismatchError extends ProtocolError {
   readonly required: string;
 
   /**
+   * Creates a mechanism mismatch error.
+   *
    * @param offered the peer's mechanism, or `ZMTP/2.0`
    * @param required ours
    */
@@ -169,6 +182,8 @@ export class HandshakeClosedError extends ProtocolError {
   readonly stage: string;
 
   /**
+   * Creates a handshake closed error.
+   *
    * @param stage `connection`, `greeting`, or a mechanism's name
    */
   constructor(stage: string) {
@@ -194,6 +209,8 @@ export class CurveAuthorizationError extends ProtocolError {
   readonly publicKey: string;
 
   /**
+   * Creates a CURVE authorization error.
+   *
    * @param publicKey the client's public key in Z85
    */
   constructor(publicKey: string) {
@@ -209,6 +226,7 @@ export class CurveAuthorizationError extends ProtocolError {
  * ERROR for it: we do not know who it is).
  */
 export class CurveKeyMismatchError extends ProtocolError {
+  /** Creates a CURVE key mismatch error. */
   constructor() {
     super("HELLO signature does not open: the client has another server key");
     this.name = "CurveKeyMismatchError";

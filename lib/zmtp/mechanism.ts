@@ -152,6 +152,8 @@ export class HandshakeRefusedError extends ProtocolError {
   readonly reason: string;
 
   /**
+   * Creates the error for a peer's ERROR command.
+   *
    * @param reason the ERROR command's reason
    */
   constructor(reason: string) {

@@ -12,9 +12,11 @@ import { FairQueue } from "./fair_queue.ts";
 import { EMPTY, type Part } from "./frame.ts";
 import type { PeerInfo, Pipe } from "./pipe.ts";
 import {
+  adoptSocket,
   createWaiter,
   type MessageLike,
-  SocketBase,
+  Socket,
+  type SocketInternals,
   type SocketOptions,
   toParts,
   type Waiter,
@@ -68,17 +70,31 @@ export interface ServeOptions {
 }
 
 /**
- * A REP socket.
+ * A REP socket: takes requests fair-queued from its peers, with
+ * `receive()`, `for await` or `serve()`, and sends each reply to the peer
+ * its request came from.
  *
  * @example
- * ```ts ignore
- * import { Reply } from "./rep.ts";
- * const reply = new Reply();
- * await reply.bind("tcp://127.0.0.1:2345");
- * for await (const [line] of reply) await reply.send(line);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Reply, Request } from "./mod.ts";
+ *
+ * await using reply = new Reply();
+ * const endpoint = await reply.bind("tcp://127.0.0.1:0");
+ * await using request = new Request();
+ * request.connect(endpoint);
+ * await request.send("ping");
+ *
+ * for await (const [message] of reply) {
+ *   await reply.send(message); // echo it
+ *   break; // one is enough here; a server keeps going until close()
+ * }
+ * const [echo] = await request.receive();
+ * assert.equal(new TextDecoder().decode(echo), "ping");
  * ```
  */
-export class Reply extends SocketBase {
+export class Reply extends Socket {
+  readonly #core: SocketInternals;
   readonly #queue = new FairQueue<Pipe>();
   #request: { pipe: Pipe; envelope: Uint8Array[] } | undefined;
   #receiver: Waiter<Uint8Array[]> | undefined;
@@ -91,10 +107,21 @@ export class Reply extends SocketBase {
   #idleWaiters: (() => void)[] = [];
 
   /**
+   * Creates a REP socket; it does nothing until `bind()` or `connect()`.
+   *
    * @param options see {@link SocketOptions}
    */
   constructor(options: SocketOptions = {}) {
     super("REP", options);
+    this.#core = adoptSocket(this, {
+      attach: (pipe) => this.#attach(pipe),
+      readable: (pipe) => this.#readable(pipe),
+      detach: (pipe) => this.#detach(pipe),
+      holds: (pipe) => this.#holds(pipe),
+      closing: () => this.#onClosing(),
+      inProgress: () => this.#inProgress(),
+      closed: () => this.#onClosed(),
+    });
   }
 
   /**
@@ -120,7 +147,7 @@ export class Reply extends SocketBase {
     const body = this.#take();
     if (body !== undefined) return Promise.resolve(body);
     const { waiter, promise } = createWaiter<Uint8Array[]>(
-      this.options.receiveTimeout,
+      this.#core.options.receiveTimeout,
       "receive",
       () => this.#receiver = undefined,
     );
@@ -137,7 +164,7 @@ export class Reply extends SocketBase {
    */
   send(message: MessageLike): Promise<void> {
     try {
-      this.assertOpen("send");
+      this.#core.assertOpen("send");
       const request = this.#request;
       if (request === undefined) {
         throw new SocketError(
@@ -176,7 +203,7 @@ export class Reply extends SocketBase {
     this.#handler = handler;
     this.#copy = options.copy ?? true;
     const serving = new Promise<void>((resolve) => this.#servingDone = resolve);
-    for (const pipe of this.pipes) this.#serveFrom(pipe);
+    for (const pipe of this.#core.pipes) this.#serveFrom(pipe);
     return serving;
   }
 
@@ -196,12 +223,12 @@ export class Reply extends SocketBase {
     }
   }
 
-  protected override attach(pipe: Pipe): void {
+  #attach(pipe: Pipe): void {
     // serve() takes requests straight from each pipe; no queue to keep.
     if (this.#handler === undefined) this.#queue.attach(pipe);
   }
 
-  protected override readable(pipe: Pipe): void {
+  #readable(pipe: Pipe): void {
     if (this.#handler !== undefined) {
       this.#serveFrom(pipe);
       return;
@@ -214,28 +241,28 @@ export class Reply extends SocketBase {
     if (body !== undefined) receiver.resolve(body);
   }
 
-  protected override holds(pipe: Pipe): boolean {
+  #holds(pipe: Pipe): boolean {
     return this.#request?.pipe === pipe || this.#busy.has(pipe);
   }
 
-  protected override detach(pipe: Pipe): void {
+  #detach(pipe: Pipe): void {
     this.#queue.detach(pipe);
     this.#unbusy(pipe);
   }
 
-  protected override onClosing(): void {
+  #onClosing(): void {
     this.#receiver?.reject(
       new SocketError("ETERM", "Cannot receive: the socket was closed"),
     );
   }
 
   // Replies whose handler has not finished yet, for a graceful close.
-  protected override inProgress(): Promise<void> {
+  #inProgress(): Promise<void> {
     if (this.#busy.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  protected override onClosed(): void {
+  #onClosed(): void {
     this.#servingDone?.();
   }
 
@@ -297,7 +324,7 @@ export class Reply extends SocketBase {
   // may send nothing more until it has one.
   #failed(pipe: Pipe, error: unknown): void {
     const peer = pipe.peer;
-    this.emit({ type: "error", error: asError(error), peer });
+    this.#core.emit({ type: "error", error: asError(error), peer });
     if (peer.socketType === "REQ") {
       pipe.connection.close(
         new Error("The request handler failed; see the error event"),
@@ -307,7 +334,7 @@ export class Reply extends SocketBase {
 
   // Requests go to one taker at a time: a waiting receive() or serve().
   #assertFree(action: "receive" | "serve"): void {
-    this.assertOpen(action);
+    this.#core.assertOpen(action);
     if (this.#handler !== undefined || this.#receiver !== undefined) {
       throw new SocketError(
         "EBUSY",

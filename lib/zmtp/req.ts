@@ -12,9 +12,11 @@ import { EMPTY, type Part } from "./frame.ts";
 import { LoadBalancer } from "./load_balancer.ts";
 import type { Pipe } from "./pipe.ts";
 import {
+  adoptSocket,
   createWaiter,
   type MessageLike,
-  SocketBase,
+  Socket,
+  type SocketInternals,
   type SocketOptions,
   toParts,
   type Waiter,
@@ -44,15 +46,23 @@ export interface RequestOptions extends SocketOptions {
  * with `EHOSTUNREACH` instead of waiting for a reply that cannot come.
  *
  * @example
- * ```ts ignore
- * import { Request } from "./req.ts";
- * const request = new Request({ receiveTimeout: 2000 });
- * request.connect("tcp://127.0.0.1:2345");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Reply, Request } from "./mod.ts";
+ *
+ * await using reply = new Reply();
+ * const endpoint = await reply.bind("tcp://127.0.0.1:0");
+ * reply.serve(([line]) => String(Number(new TextDecoder().decode(line)) * 2));
+ *
+ * await using request = new Request({ receiveTimeout: 2000 });
+ * request.connect(endpoint);
  * await request.send("100");
- * const [reply] = await request.receive();
+ * const [answer] = await request.receive();
+ * assert.equal(new TextDecoder().decode(answer), "200");
  * ```
  */
-export class Request extends SocketBase {
+export class Request extends Socket {
+  readonly #core: SocketInternals;
   readonly #balancer = new LoadBalancer<Pipe>();
   readonly #relaxed: boolean;
   readonly #correlate: boolean;
@@ -67,6 +77,8 @@ export class Request extends SocketBase {
   #lastPeer: string | undefined;
 
   /**
+   * Creates a REQ socket; it does nothing until `connect()` or `bind()`.
+   *
    * @param options see {@link RequestOptions}
    */
   constructor(options: RequestOptions = {}) {
@@ -74,6 +86,12 @@ export class Request extends SocketBase {
     super("REQ", rest);
     this.#relaxed = relaxed;
     this.#correlate = correlate;
+    this.#core = adoptSocket(this, {
+      attach: (pipe) => this.#attach(pipe),
+      readable: (pipe) => this.#readable(pipe),
+      detach: (pipe) => this.#detach(pipe),
+      closing: () => this.#onClosing(),
+    });
   }
 
   /** The endpoint of the peer that sent the last reply received. */
@@ -96,7 +114,7 @@ export class Request extends SocketBase {
    */
   send(message: MessageLike): Promise<void> {
     try {
-      this.assertOpen("send");
+      this.#core.assertOpen("send");
       if (this.#awaiting && !this.#relaxed) {
         throw new SocketError(
           "EFSM",
@@ -126,7 +144,7 @@ export class Request extends SocketBase {
    */
   receive(): Promise<Uint8Array[]> {
     try {
-      this.assertOpen("receive");
+      this.#core.assertOpen("receive");
       if (this.#receiver !== undefined) {
         throw new SocketError(
           "EBUSY",
@@ -146,7 +164,7 @@ export class Request extends SocketBase {
       return Promise.reject(error);
     }
     const { waiter, promise } = createWaiter<Uint8Array[]>(
-      this.options.receiveTimeout,
+      this.#core.options.receiveTimeout,
       "receive",
       () => this.#receiver = undefined,
     );
@@ -183,14 +201,14 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override attach(pipe: Pipe): void {
+  #attach(pipe: Pipe): void {
     this.#balancer.attach(pipe);
     if (this.#outgoing !== undefined && this.#outgoing.pipe === undefined) {
       this.#dispatch(pipe);
     }
   }
 
-  protected override readable(pipe: Pipe): void {
+  #readable(pipe: Pipe): void {
     for (let message = pipe.read(); message; message = pipe.read()) {
       // Only the peer holding the request may answer; anything else, and
       // anything not shaped [id,] "", body..., is dropped (RFC 28; libzmq's
@@ -208,7 +226,7 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override detach(pipe: Pipe): void {
+  #detach(pipe: Pipe): void {
     this.#balancer.detach(pipe);
     if (this.#outgoing?.pipe === pipe) {
       this.#settle(
@@ -221,7 +239,7 @@ export class Request extends SocketBase {
     }
   }
 
-  protected override onClosing(): void {
+  #onClosing(): void {
     this.#receiver?.reject(
       new SocketError("ETERM", "Cannot receive: the socket was closed"),
     );

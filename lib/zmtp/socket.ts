@@ -21,6 +21,7 @@ import { securityFor } from "./security_options.ts";
 import { ServerFullMechanism } from "./server_full_mechanism.ts";
 import { type PeerInfo, Pipe, type PipeOwner } from "./pipe.ts";
 import { Dialer, listen, type Listener } from "./transport.ts";
+import { SocketEvents, type SocketEventStream } from "./socket_events.ts";
 
 /** A message to send: one part or several, bytes or UTF-8 text. */
 export type MessageLike =
@@ -70,19 +71,21 @@ export type SocketEvent =
 export interface SocketOptions {
   /**
    * The largest message accepted from a peer, all parts together, in
-   * octets; a peer that sends a larger one is disconnected.
+   * octets; a peer that sends a larger one is disconnected (libzmq's
+   * `ZMQ_MAXMSGSIZE`).
    * @default {1048576}
    */
   maxMessageSize?: number;
   /**
-   * Milliseconds a new connection has to complete greeting and handshake.
+   * Milliseconds a new connection has to complete greeting and handshake;
+   * 0 sets no limit (zeromq.js's name; libzmq's `ZMQ_HANDSHAKE_IVL`).
    * @default {10000}
    */
-  handshakeTimeout?: number;
+  handshakeInterval?: number;
   /**
    * Milliseconds one connect attempt may take before it is abandoned and
    * retried; 0 leaves it to the system (minutes, against a host that drops
-   * connection requests).
+   * connection requests). libzmq's `ZMQ_CONNECT_TIMEOUT`.
    * @default {5000}
    */
   connectTimeout?: number;
@@ -94,50 +97,68 @@ export interface SocketOptions {
   heartbeatInterval?: number;
   /**
    * Milliseconds to wait for any traffic after a PING before the connection
-   * is closed (a connecting socket then reconnects).
+   * is closed (a connecting socket then reconnects); libzmq's
+   * `ZMQ_HEARTBEAT_TIMEOUT`.
    * @default {heartbeatInterval}
    */
   heartbeatTimeout?: number;
   /**
    * The TTL our PINGs carry, in milliseconds (rounded up to tenths of a
    * second): how long the peer may wait to hear from us before it closes.
+   * libzmq's `ZMQ_HEARTBEAT_TTL`.
    * @default {heartbeatInterval + heartbeatTimeout}
    */
   heartbeatTimeToLive?: number;
   /**
-   * Milliseconds before the first reconnect attempt.
+   * Milliseconds before the first reconnect attempt; -1 does not reconnect:
+   * a `connect()` then stops after its first connection ends or its first
+   * attempt fails (libzmq's `ZMQ_RECONNECT_IVL`).
    * @default {100}
    */
   reconnectInterval?: number;
   /**
-   * The cap, in milliseconds, that the reconnect delay doubles up to.
+   * The cap, in milliseconds, that the reconnect delay doubles up to
+   * (libzmq's `ZMQ_RECONNECT_IVL_MAX`).
    * @default {5000}
    */
   reconnectMaxInterval?: number;
   /**
    * Milliseconds `receive()` waits before rejecting with `EAGAIN`; -1 waits
-   * for ever.
+   * for ever (libzmq's `ZMQ_RCVTIMEO`).
    * @default {-1}
    */
   receiveTimeout?: number;
   /**
-   * Milliseconds `close()` waits for queued messages to be written.
+   * Milliseconds `send()` may wait before rejecting with `EAGAIN`, as in
+   * zeromq.js. Here `send()` never waits (REQ keeps a request until a peer
+   * is ready; REP drops a reply whose peer has gone), so this only lets
+   * zeromq.js options carry over (libzmq's `ZMQ_SNDTIMEO`).
+   * @default {-1}
+   */
+  sendTimeout?: number;
+  /**
+   * Milliseconds `close()` waits for queued messages to be written; -1 waits
+   * for ever (libzmq's `ZMQ_LINGER`).
    * @default {1000}
    */
   linger?: number;
   /**
-   * Received messages queued per peer before reading from that peer pauses.
+   * Received messages queued per peer before reading from that peer pauses
+   * (libzmq's `ZMQ_RCVHWM`).
    * @default {1000}
    */
   receiveHighWaterMark?: number;
   /**
    * Messages waiting to be written to a peer before reading from that peer
    * pauses: a peer that does not read its replies is held back, and nothing
-   * is dropped.
+   * is dropped (libzmq's `ZMQ_SNDHWM`).
    * @default {1000}
    */
   sendHighWaterMark?: number;
-  /** The identity announced to peers (REQ only; useful with ROUTER peers). */
+  /**
+   * The identity announced to peers, useful with ROUTER peers (libzmq's
+   * `ZMQ_ROUTING_ID`); at most 255 octets.
+   */
   routingId?: string | Uint8Array;
   /**
    * Be a CURVE server (RFC 26): every connection is encrypted, and clients
@@ -170,7 +191,12 @@ export interface SocketOptions {
    * @default {Infinity}
    */
   maxConnections?: number;
-  /** Receives every {@link SocketEvent}. */
+  /**
+   * Receives every {@link SocketEvent} as it happens, synchronously, with
+   * nothing queued: for logs that must keep the order of the socket's own
+   * work. `socket.events` is the zeromq.js way, an async iterable; both see
+   * the same events.
+   */
   onEvent?: (event: SocketEvent) => void;
 }
 
@@ -189,7 +215,7 @@ type ResolvedOptions = Required<
 
 const DEFAULTS: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
-  handshakeTimeout: 10_000,
+  handshakeInterval: 10_000,
   connectTimeout: 5_000,
   heartbeatInterval: 10_000,
   heartbeatTimeout: NaN, // the interval
@@ -197,6 +223,7 @@ const DEFAULTS: ResolvedOptions = {
   reconnectInterval: 100,
   reconnectMaxInterval: 5_000,
   receiveTimeout: -1,
+  sendTimeout: -1,
   linger: 1_000,
   receiveHighWaterMark: 1_000,
   sendHighWaterMark: 1_000,
@@ -280,12 +307,77 @@ export interface Waiter<T> {
 }
 
 /**
- * The base of REQ and REP sockets. Subclasses add the RFC 28 rules through
- * the `attach`, `readable` and `detach` hooks.
+ * What a socket type adds to {@link Socket}: the RFC 28 rules, told when
+ * peers come and go. Internal: given through {@link adoptSocket}, so that
+ * none of it is part of the public classes.
  */
-export abstract class SocketBase implements PipeOwner {
+export interface SocketRules {
+  /** A peer completed its handshake. */
+  attach(pipe: Pipe): void;
+  /** A peer's queue went from empty to holding a message. */
+  readable(pipe: Pipe): void;
+  /** A peer left (called only for pipes that were attached). */
+  detach(pipe: Pipe): void;
+  /** Whether the socket holds a request of this peer's, not yet answered. */
+  holds?(pipe: Pipe): boolean;
+  /** Called once when `close()` starts: reject waiting calls here. */
+  closing(): void;
+  /** Resolves when work taken on before `close()` is done (replies in progress). */
+  inProgress?(): Promise<void>;
+  /** Called once when `close()` has closed every connection. */
+  closed?(): void;
+}
+
+/** What a socket type's rules may use of its {@link Socket}. Internal. */
+export interface SocketInternals {
   /** The resolved options. */
-  protected readonly options: ResolvedOptions;
+  readonly options: ResolvedOptions;
+  /** The pipes open now (for example to serve them). */
+  readonly pipes: ReadonlySet<Pipe>;
+  /** Sends an event to the socket's listeners. */
+  emit(event: SocketEvent): void;
+  /** Throws `ETERM` when the socket is closed. */
+  assertOpen(action: string): void;
+}
+
+let adopt: (socket: Socket, rules: SocketRules) => SocketInternals;
+
+/**
+ * Gives a socket its type's rules, once, right after `super()`, and returns
+ * the internals the rules need. Internal (not exported by `mod.ts`): this is
+ * how `req.ts` and `rep.ts` reach what would otherwise be protected members.
+ *
+ * @throws {TypeError} when the socket has its rules already
+ */
+export function adoptSocket(
+  socket: Socket,
+  rules: SocketRules,
+): SocketInternals {
+  return adopt(socket, rules);
+}
+
+/**
+ * What {@link Request} and {@link Reply} share: options, `bind()` and
+ * `connect()`, events and `close()`. Not made directly: create one of the
+ * socket types.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Reply, type Socket } from "./mod.ts";
+ *
+ * const socket: Socket = new Reply();
+ * const endpoint = await socket.bind("tcp://127.0.0.1:0");
+ * assert.match(endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+ * await socket.close();
+ * ```
+ */
+export abstract class Socket {
+  readonly #options: ResolvedOptions;
+  #rules: SocketRules | undefined;
+  readonly #internals: SocketInternals;
+  readonly #type: SocketType;
+  readonly #events = new SocketEvents();
   readonly #onEvent: ((event: SocketEvent) => void) | undefined;
   readonly #listeners = new Map<string, Listener>();
   readonly #dialers = new Map<string, Dialer>();
@@ -306,12 +398,27 @@ export abstract class SocketBase implements PipeOwner {
   // asynchronously); bind() and connect() wait for it.
   readonly #roles: Promise<Roles>;
 
+  static {
+    adopt = (socket, rules) => {
+      if (socket.#rules !== undefined) {
+        throw new TypeError("Cannot adopt a socket twice");
+      }
+      socket.#rules = rules;
+      return socket.#internals;
+    };
+  }
+
   /**
-   * @param type our socket type
+   * Checks the options; the subclass then gives its rules.
+   *
+   * @param type the socket type the subclass implements
    * @param options see {@link SocketOptions}
+   * @throws {TypeError} when an option is unknown or not a number, or CURVE
+   * options do not fit together
    * @throws {RangeError} when an option is out of range
    */
-  constructor(type: SocketType, options: SocketOptions = {}) {
+  protected constructor(type: SocketType, options: SocketOptions = {}) {
+    this.#type = type;
     const {
       routingId,
       onEvent,
@@ -322,7 +429,7 @@ export abstract class SocketBase implements PipeOwner {
       curveAuthorize,
       ...rest
     } = options;
-    this.options = { ...DEFAULTS };
+    this.#options = { ...DEFAULTS };
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue;
       if (!(key in DEFAULTS)) {
@@ -338,9 +445,9 @@ export abstract class SocketBase implements PipeOwner {
           `Cannot set option "${key}" to ${value}: it must not be negative`,
         );
       }
-      (this.options as Record<string, number>)[key] = value;
+      (this.#options as Record<string, number>)[key] = value;
     }
-    const resolved = this.options;
+    const resolved = this.#options;
     if (Number.isNaN(resolved.heartbeatTimeout)) {
       resolved.heartbeatTimeout = resolved.heartbeatInterval;
     }
@@ -349,7 +456,7 @@ export abstract class SocketBase implements PipeOwner {
         resolved.heartbeatTimeout;
     }
     this.#tickPeriod = tickPeriod(resolved);
-    const { maxMessageSize, maxConnections } = this.options;
+    const { maxMessageSize, maxConnections } = this.#options;
     if (maxMessageSize < 1) {
       throw new RangeError(
         `Cannot set option "maxMessageSize" to ${maxMessageSize}: it must be at least 1`,
@@ -367,6 +474,12 @@ export abstract class SocketBase implements PipeOwner {
       throw new RangeError('Cannot set option "routingId": over 255 octets');
     }
     this.#onEvent = onEvent;
+    this.#internals = {
+      options: this.#options,
+      pipes: this.#pipes,
+      emit: (event) => this.#emit(event),
+      assertOpen: (action) => this.#assertOpen(action),
+    };
     const security = securityFor({
       curveServer,
       curvePublicKey,
@@ -384,7 +497,7 @@ export abstract class SocketBase implements PipeOwner {
         maxMessageFrame: maxMessageSize + MAX_FRAME_OVERHEAD,
         maxCommandFrame: MAX_COMMAND_SIZE,
       },
-      handshakeTimeout: resolved.handshakeTimeout,
+      handshakeTimeout: resolved.handshakeInterval,
       heartbeat: {
         interval: resolved.heartbeatInterval,
         timeout: resolved.heartbeatTimeout,
@@ -419,6 +532,11 @@ export abstract class SocketBase implements PipeOwner {
     this.#roles.catch(() => {});
   }
 
+  /** The socket type, as ZMTP names it: `REQ` or `REP`. */
+  get type(): SocketType {
+    return this.#type;
+  }
+
   /** The security mechanism's name: `NULL` or `CURVE`. */
   get mechanism(): "NULL" | "CURVE" {
     return this.#mechanism;
@@ -434,14 +552,28 @@ export abstract class SocketBase implements PipeOwner {
     return [...this.#listeners.keys()];
   }
 
+  /**
+   * The endpoint bound last, with the port actually chosen, or `null` before
+   * any `bind()` (zeromq.js and libzmq's `ZMQ_LAST_ENDPOINT`).
+   */
+  get lastEndpoint(): string | null {
+    return this.endpoints.at(-1) ?? null;
+  }
+
+  /**
+   * The socket's events, as an async iterable: `for await (const event of
+   * socket.events)`, as in zeromq.js. Events are kept from the first time
+   * this is read, up to {@link SOCKET_EVENT_LIMIT} not yet taken (later ones
+   * are dropped and counted); iteration ends once the socket has closed.
+   */
+  get events(): SocketEventStream {
+    this.#events.start();
+    return this.#events;
+  }
+
   /** Open connections, including those still in their handshake. */
   get connectionCount(): number {
     return this.#pipes.size;
-  }
-
-  /** The pipes open now (subclasses read this, for example to serve them). */
-  protected get pipes(): ReadonlySet<Pipe> {
-    return this.#pipes;
   }
 
   /**
@@ -454,9 +586,9 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {SyntaxError} when the endpoint cannot be parsed
    */
   async bind(endpoint: string): Promise<string> {
-    this.assertOpen("bind");
+    this.#assertOpen("bind");
     const roles = await this.#roles;
-    this.assertOpen("bind");
+    this.#assertOpen("bind");
     const listener = listen(
       endpoint,
       (conn) => this.#accepted(listener, conn, roles),
@@ -466,7 +598,7 @@ export abstract class SocketBase implements PipeOwner {
       },
     );
     this.#listeners.set(listener.endpoint, listener);
-    this.emit({ type: "bound", endpoint: listener.endpoint });
+    this.#emit({ type: "bound", endpoint: listener.endpoint });
     return listener.endpoint;
   }
 
@@ -479,12 +611,12 @@ export abstract class SocketBase implements PipeOwner {
    * @throws {SocketError} `ETERM` when the socket is closed
    */
   connect(endpoint: string): void {
-    this.assertOpen("connect");
+    this.#assertOpen("connect");
     if (this.#dialers.has(endpoint)) return;
     let refusal: Error | undefined;
     const dialer = new Dialer(
       endpoint,
-      this.options,
+      this.#options,
       this.#roles.then(() => {}),
       {
         connected: async (conn) => {
@@ -495,7 +627,7 @@ export abstract class SocketBase implements PipeOwner {
             return "retry";
           }
           const pipe = this.#open(conn, endpoint, client);
-          this.emit({
+          this.#emit({
             type: "connected",
             endpoint,
             remote: pipe.connection.remote,
@@ -509,10 +641,10 @@ export abstract class SocketBase implements PipeOwner {
           return pipe.wasReady ? "reset" : "retry";
         },
         retrying: (delay, error) =>
-          this.emit({ type: "retrying", endpoint, delay, error }),
+          this.#emit({ type: "retrying", endpoint, delay, error }),
         stopped: (error) => {
           this.#dialers.delete(endpoint);
-          this.emit({ type: "stopped", endpoint, error: error ?? refusal });
+          this.#emit({ type: "stopped", endpoint, error: error ?? refusal });
         },
       },
     );
@@ -553,7 +685,7 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   async #close(): Promise<void> {
-    this.onClosing();
+    this.#rules?.closing();
     this.#stopTicker();
     const listeners = [...this.#listeners.values()].map((l) => l.close());
     const dialers = [...this.#dialers.values()].map((d) => d.close());
@@ -562,33 +694,36 @@ export abstract class SocketBase implements PipeOwner {
     const pipes = [...this.#pipes];
     for (const pipe of pipes) pipe.connection.stopReading();
     await Promise.all(listeners);
-    const deadline = Date.now() + Math.max(0, this.options.linger);
-    await withTimeout(this.inProgress(), this.options.linger);
+    const deadline = Date.now() + Math.max(0, this.#options.linger);
+    await withTimeout(
+      this.#rules?.inProgress?.() ?? Promise.resolve(),
+      this.#options.linger,
+    );
     await withTimeout(
       Promise.all(pipes.map((pipe) => pipe.connection.drained())),
-      this.options.linger < 0 ? -1 : Math.max(0, deadline - Date.now()),
+      this.#options.linger < 0 ? -1 : Math.max(0, deadline - Date.now()),
     );
     for (const pipe of pipes) pipe.connection.close();
     await Promise.all(pipes.map((pipe) => pipe.connection.done));
     await Promise.all(dialers);
     // Wipes the socket's keys, even when the factory was still loading.
     await this.#roles.then(({ factory }) => factory.dispose(), () => {});
-    this.onClosed();
+    this.#rules?.closed?.();
+    this.#events.end();
   }
 
-  /** Throws `ETERM` when the socket is closed. */
-  protected assertOpen(action: string): void {
+  // Throws ETERM when the socket is closed.
+  #assertOpen(action: string): void {
     if (this.closed) {
       throw new SocketError("ETERM", `Cannot ${action}: the socket is closed`);
     }
   }
 
-  /**
-   * Sends an event to the `onEvent` option, if set. A callback that throws
-   * has its error sent on as an `error` event; nothing it does can end the
-   * process or break the socket.
-   */
-  protected emit(event: SocketEvent): void {
+  // Sends an event to `events` and to the `onEvent` option, if set. A
+  // callback that throws has its error sent on as an `error` event; nothing
+  // it does can end the process or break the socket.
+  #emit(event: SocketEvent): void {
+    this.#events.push(event);
     const onEvent = this.#onEvent;
     if (onEvent === undefined) return;
     try {
@@ -603,26 +738,6 @@ export abstract class SocketBase implements PipeOwner {
     }
   }
 
-  /** Called once when `close()` starts: reject waiting calls here. */
-  protected abstract onClosing(): void;
-  /** Resolves when work taken on before `close()` is done (replies in progress). */
-  protected inProgress(): Promise<void> {
-    return Promise.resolve();
-  }
-  /** Called once when `close()` has closed every connection. */
-  protected onClosed(): void {}
-  /** A peer completed its handshake. */
-  protected abstract attach(pipe: Pipe): void;
-  /** A peer's queue went from empty to holding a message. */
-  protected abstract readable(pipe: Pipe): void;
-  /** A peer left (called only for pipes that were attached). */
-  protected abstract detach(pipe: Pipe): void;
-
-  /** Whether the socket holds a request of this peer's, not yet answered. */
-  protected holds(_pipe: Pipe): boolean {
-    return false;
-  }
-
   #accepted(listener: Listener, conn: Deno.TcpConn, roles: Roles): void {
     this.#exhaustedSaid = false;
     const remote = formatAddress(conn.remoteAddr as Deno.NetAddr);
@@ -631,10 +746,10 @@ export abstract class SocketBase implements PipeOwner {
       return;
     }
     const open = this.#pipes.size - this.#evicting.size - this.#refusing.size;
-    if (open >= this.options.maxConnections) {
+    if (open >= this.#options.maxConnections) {
       const evictee = this.#evictee();
       if (evictee === undefined) {
-        const max = this.options.maxConnections;
+        const max = this.#options.maxConnections;
         this.#refuse(
           listener,
           conn,
@@ -650,7 +765,7 @@ export abstract class SocketBase implements PipeOwner {
       this.#evict(evictee, "connections");
     }
     this.#open(conn, listener.endpoint, roles.server);
-    this.emit({ type: "accepted", endpoint: listener.endpoint, remote });
+    this.#emit({ type: "accepted", endpoint: listener.endpoint, remote });
   }
 
   // At the limit with every peer busy and pingable: the new peer is told
@@ -663,7 +778,7 @@ export abstract class SocketBase implements PipeOwner {
     limit: "connections" | "descriptors",
     reason: string,
   ): void {
-    this.emit({
+    this.#emit({
       type: "refused",
       endpoint: listener.endpoint,
       remote,
@@ -686,7 +801,7 @@ export abstract class SocketBase implements PipeOwner {
     );
     return chooseEvictee(candidates, (pipe) => ({
       pingable: pipe.connection.pingable,
-      active: pipe.active || this.holds(pipe),
+      active: pipe.active || (this.#rules?.holds?.(pipe) ?? false),
       silentSince: now - pipe.connection.silentFor(now),
     }));
   }
@@ -695,7 +810,7 @@ export abstract class SocketBase implements PipeOwner {
     const { endpoint, remote } = pipe.connection;
     const silentFor = pipe.connection.silentFor(Date.now());
     this.#evicting.add(pipe);
-    this.emit({ type: "evicted", endpoint, remote, limit, silentFor });
+    this.#emit({ type: "evicted", endpoint, remote, limit, silentFor });
     pipe.connection.close(new PeerEvictedError(limit, silentFor));
   }
 
@@ -737,7 +852,7 @@ export abstract class SocketBase implements PipeOwner {
     if (evictee === undefined) {
       if (!this.#exhaustedSaid) {
         this.#exhaustedSaid = true;
-        this.emit({ type: "exhausted", endpoint: listener.endpoint, error });
+        this.#emit({ type: "exhausted", endpoint: listener.endpoint, error });
       }
       return false;
     }
@@ -747,7 +862,13 @@ export abstract class SocketBase implements PipeOwner {
   }
 
   #open(conn: Deno.Conn, endpoint: string, options: ConnectionOptions): Pipe {
-    const pipe = new Pipe(this, conn, endpoint, options, this.options);
+    const pipe = new Pipe(
+      this.#pipeOwner,
+      conn,
+      endpoint,
+      options,
+      this.#options,
+    );
     this.#pipes.add(pipe);
     this.#ticker ??= setInterval(this.#tick, this.#tickPeriod);
     return pipe;
@@ -764,33 +885,30 @@ export abstract class SocketBase implements PipeOwner {
     this.#ticker = undefined;
   }
 
-  /** Part of {@link PipeOwner}. */
-  pipeReady(pipe: Pipe): void {
-    // A ZMTP/2.0 peer has no handshake to refuse: it is closed instead.
-    if (this.#refusing.has(pipe)) {
-      pipe.connection.close();
-      return;
-    }
-    const { endpoint, remote, peerSocketType } = pipe.connection;
-    this.emit({ type: "ready", endpoint, remote, peerSocketType });
-    if (!this.closed) this.attach(pipe);
-  }
-
-  /** Part of {@link PipeOwner}. */
-  pipeReadable(pipe: Pipe): void {
-    this.readable(pipe);
-  }
-
-  /** Part of {@link PipeOwner}. */
-  pipeClosed(pipe: Pipe, error: Error | undefined, wasReady: boolean): void {
-    this.#pipes.delete(pipe);
-    this.#evicting.delete(pipe);
-    if (this.#pipes.size === 0) this.#stopTicker();
-    if (this.#refusing.delete(pipe)) return;
-    if (wasReady) this.detach(pipe);
-    const { endpoint, remote } = pipe.connection;
-    this.emit({ type: "disconnected", endpoint, remote, wasReady, error });
-  }
+  // What pipes tell the socket; an object of its own, so that none of it is
+  // a public method.
+  readonly #pipeOwner: PipeOwner = {
+    pipeReady: (pipe) => {
+      // A ZMTP/2.0 peer has no handshake to refuse: it is closed instead.
+      if (this.#refusing.has(pipe)) {
+        pipe.connection.close();
+        return;
+      }
+      const { endpoint, remote, peerSocketType } = pipe.connection;
+      this.#emit({ type: "ready", endpoint, remote, peerSocketType });
+      if (!this.closed) this.#rules?.attach(pipe);
+    },
+    pipeReadable: (pipe) => this.#rules?.readable(pipe),
+    pipeClosed: (pipe, error, wasReady) => {
+      this.#pipes.delete(pipe);
+      this.#evicting.delete(pipe);
+      if (this.#pipes.size === 0) this.#stopTicker();
+      if (this.#refusing.delete(pipe)) return;
+      if (wasReady) this.#rules?.detach(pipe);
+      const { endpoint, remote } = pipe.connection;
+      this.#emit({ type: "disconnected", endpoint, remote, wasReady, error });
+    },
+  };
 }
 
 /**

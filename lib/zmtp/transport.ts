@@ -168,7 +168,7 @@ export interface DialOptions extends BackoffOptions {
 
 /** Reconnect timing, as libzmq's `ZMQ_RECONNECT_IVL` and `_MAX`. */
 export interface BackoffOptions {
-  /** The first delay, in milliseconds. */
+  /** The first delay, in milliseconds; negative: no reconnection. */
   reconnectInterval: number;
   /** The cap the delay doubles up to, in milliseconds; 0 keeps it fixed. */
   reconnectMaxInterval: number;
@@ -327,6 +327,11 @@ export class Dialer {
         failures++;
       }
       if (this.#closed) return;
+      // libzmq's ZMQ_RECONNECT_IVL of -1: no reconnection.
+      if (this.#options.reconnectInterval < 0) {
+        this.#handler.stopped(error);
+        return;
+      }
       const delay = backoffDelay(
         Math.max(0, failures - 1),
         this.#options,

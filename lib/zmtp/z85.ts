@@ -113,8 +113,9 @@ export function decodeZ85(text: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeZ85Key } from "./z85.ts";
- * encodeZ85Key(new Uint8Array(32)); // "0000000000000000000000000000000000000000"
+ * assert.equal(encodeZ85Key(new Uint8Array(32)), "0".repeat(40));
  * ```
  */
 export function encodeZ85Key(key: Uint8Array): string {
@@ -135,8 +136,9 @@ export function encodeZ85Key(key: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeZ85Key } from "./z85.ts";
- * decodeZ85Key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").length; // 32
+ * assert.equal(decodeZ85Key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").length, 32);
  * ```
  */
 export function decodeZ85Key(text: string): Uint8Array {
