@@ -43,6 +43,7 @@ import {
 import type { CurveKeyPair } from "./lib/zmtp/curve_keys.ts";
 import { encodeZ85Key } from "./lib/zmtp/z85.ts";
 import { Notices } from "./lib/notices.ts";
+import { StopSignals } from "./lib/stop_signals.ts";
 import { isLoopback, parseEndpoint, Reply } from "./lib/zmtp/mod.ts";
 
 const USAGE = `Usage: server.ts [multiplier] [port] [host] [options]
@@ -314,23 +315,28 @@ async function main(): Promise<number> {
     out.line(`Taking requests from '${endpoint}'.`);
   }
   // Stop accepting, answer what has been received, close, exit 0. A second
-  // signal means the user will not wait: exit at once.
-  let stopping = false;
-  stop = () => {
-    if (stopping) {
+  // signal, not the echo of the first keypress (lib/stop_signals.ts), means
+  // the user will not wait: exit at once.
+  stop = () => void closeAll();
+  const signals = new StopSignals();
+  const onSignal = () => {
+    const action = signals.signal(performance.now());
+    if (action === "graceful") {
+      err.line(
+        "server: stopping: answering the requests received, then exiting (press Ctrl-C again to stop at once)",
+      );
+      stop();
+    } else if (action === "at once") {
       void Deno.stderr.write(
         new TextEncoder().encode(
           "server: stopping at once, without waiting for replies\n",
         ),
       ).catch(() => {});
       setTimeout(() => Deno.exit(1), 50);
-      return;
     }
-    stopping = true;
-    void closeAll();
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   if (allow !== undefined) {
     Deno.addSignalListener("SIGHUP", () => {
       allow.reload().then(

@@ -125,6 +125,10 @@ Deno.test("server.ts: an address not on this machine exits 1 with one line", asy
   );
 });
 
+const GRACEFUL =
+  "server: stopping: answering the requests received, then exiting (press Ctrl-C again to stop at once)\n";
+const AT_ONCE = "server: stopping at once, without waiting for replies\n";
+
 Deno.test("server.ts: SIGTERM and SIGINT stop it with exit 0, the log complete", async () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     await using ours = await startServer(["2", "0"]);
@@ -133,10 +137,87 @@ Deno.test("server.ts: SIGTERM and SIGINT stop it with exit 0, the log complete",
     ours.server.kill(signal);
     const finished = await ours.server.finish();
     assert.equal(finished.code, 0, `${signal}: ${finished.stderr}`);
-    assert.equal(finished.stderr, "");
+    assert.equal(finished.stderr, GRACEFUL);
     assert.match(finished.stdout, /received: 3 sending: 6\.0\n$/);
   }
 });
+
+/**
+ * A peer whose replies cannot be written (10 MB of echoed envelopes it never
+ * reads): a graceful stop then lasts the server's whole linger (2 s), long
+ * enough for a second signal to reach it.
+ */
+function unreadReplies(port: number): Proc {
+  return python([
+    `${ROOT}tests/peers/flood_unread.py`,
+    `tcp://127.0.0.1:${port}`,
+    "20",
+  ], { interactiveStdin: true });
+}
+
+Deno.test("server.ts: two SIGINTs at once (one Ctrl-C, echoed by deno task) are one graceful stop", async () => {
+  await using ours = await startServer(["2", "0"]);
+  await using peer = unreadReplies(ours.port);
+  await ours.server.waitFor(/received: 1 sending: 2\.0\n/);
+  ours.server.kill("SIGINT");
+  ours.server.kill("SIGINT");
+  const finished = await ours.server.finish();
+  assert.equal(finished.stderr, GRACEFUL);
+  assert.equal(finished.code, 0);
+  await peer.closeStdin();
+});
+
+/** `deno task server ARGS` on a pseudo-terminal, pressing keys as `steps` say. */
+function onTerminal(steps: string[], args: string[]): Proc {
+  return python([
+    `${ROOT}tests/peers/pty_keys.py`,
+    ...steps,
+    "--",
+    Deno.execPath(),
+    "task",
+    "--quiet",
+    "server",
+    ...args,
+  ]);
+}
+
+Deno.test("deno task server on a terminal: one Ctrl-C always stops it gracefully (6 tries)", async () => {
+  for (let i = 0; i < 6; i++) {
+    const session = onTerminal(
+      ["wait=Waiting for clients", "key=^C"],
+      ["2", "0"],
+    );
+    const result = await session.finish(30_000);
+    const screen = result.stdout.replace(/\r\n/g, "\n");
+    assert.equal(result.code, 0, screen);
+    assert.ok(screen.includes(GRACEFUL), screen);
+    assert.ok(!screen.includes(AT_ONCE), `try ${i + 1}:\n${screen}`);
+  }
+});
+
+Deno.test("deno task server on a terminal: a second Ctrl-C 800 ms after the first stops it at once, exit 1", async () => {
+  const port = freePort();
+  await using peer = unreadReplies(port);
+  const session = onTerminal([
+    "wait=received: 1 sending: 2\\.0",
+    "pause=300",
+    "key=^C",
+    "pause=800",
+    "key=^C",
+  ], ["2", String(port)]);
+  const result = await session.finish(30_000);
+  const screen = result.stdout.replace(/\r\n/g, "\n");
+  assert.equal(result.code, 1, screen);
+  assert.match(
+    screen,
+    new RegExp(`${escape(GRACEFUL)}(.|\n)*${escape(AT_ONCE)}`),
+  );
+  await peer.closeStdin();
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
 Deno.test("server.ts: negative and decimal multipliers, --quiet, a non-loopback notice", async () => {
   {
