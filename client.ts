@@ -34,6 +34,7 @@ import { readLines } from "./lib/lines.ts";
 import { LazyPirate } from "./lib/lazy_pirate.ts";
 import { readPublicKey, readSecretCertificate } from "./lib/security.ts";
 import { parseEndpoint, type RequestOptions } from "./lib/zmtp/mod.ts";
+import { encodeZ85Key } from "./lib/zmtp/z85.ts";
 
 const DEFAULT_TIMEOUT = 3000;
 const DEFAULT_TRIES = 3;
@@ -169,14 +170,15 @@ async function main(): Promise<number> {
       void out.flush().finally(() => Deno.exit(130));
     });
   }
+  const curve = await curveOptions(settings);
   const pirate = new LazyPirate({
     endpoints: settings.endpoints,
     timeout: settings.timeout,
     tries: settings.tries,
-    socket: {
-      ...heartbeatOptions(settings.heartbeat),
-      ...await curveOptions(settings),
-    },
+    socket: { ...heartbeatOptions(settings.heartbeat), ...curve },
+    serverKey: curve.curveServerKey instanceof Uint8Array
+      ? encodeZ85Key(curve.curveServerKey)
+      : undefined,
     onTry: settings.verbose ? (text) => printError(text) : undefined,
   });
   const decoder = new TextDecoder();

@@ -5,13 +5,15 @@
  * away. It watches its sockets' events, so that a request that gets no reply
  * ends with the real cause in one line: connection refused, a name that
  * does not resolve, a peer that is not ZeroMQ, a handshake refused, or no
- * reply in time. Causes that waiting cannot cure (no permission, a refusal
- * by every server) end the request at once.
+ * reply in time. A server whose cause waiting cannot cure (no permission,
+ * a refusal with ERROR, a name that does not exist, another mechanism or
+ * key, not a ZeroMQ peer) is not tried again; when no server is left, the
+ * request ends at once. A full server is tried again.
  *
  * @module
  */
 
-import { causeOf, hostOf } from "./causes.ts";
+import { type CauseOptions, classify, hostOf } from "./causes.ts";
 import {
   HandshakeClosedError,
   Request,
@@ -30,6 +32,8 @@ export interface LazyPirateOptions {
   tries: number;
   /** Options for each socket (heartbeats, CURVE keys). */
   socket?: RequestOptions;
+  /** The server's public key in Z85, to name when a server holds another. */
+  serverKey?: string;
   /** Told each try's outcome, for `--verbose`. */
   onTry?: (text: string) => void;
 }
@@ -49,12 +53,12 @@ export class LazyPirate {
   #socket: Request;
   // The latest reason a try could not complete, from the socket's events.
   #cause: string | undefined;
-  // Endpoints that refused us for good, and what they said.
+  // Endpoints not tried again, and why.
   readonly #stopped = new Map<string, string>();
   #fatal: string | undefined;
   // Connections made whose handshake has not completed yet.
   readonly #greeting = new Set<string>();
-  readonly #curve: boolean;
+  readonly #causeOptions: CauseOptions;
   #stale = false;
 
   /**
@@ -62,7 +66,10 @@ export class LazyPirate {
    */
   constructor(options: LazyPirateOptions) {
     this.#options = options;
-    this.#curve = options.socket?.curveServerKey !== undefined;
+    this.#causeOptions = {
+      curve: options.socket?.curveServerKey !== undefined,
+      serverKey: options.serverKey,
+    };
     this.#socket = this.#open();
   }
 
@@ -73,8 +80,8 @@ export class LazyPirate {
       linger: 0,
       onEvent: (event) => this.#observe(event),
     });
-    // A server that refused us with ERROR is not dialed again (RFC 37),
-    // not even by the fresh socket of a later try.
+    // A server that refused us with ERROR (RFC 37), or that waiting cannot
+    // cure, is not dialed again, not even by the fresh socket of a later try.
     for (const endpoint of this.#options.endpoints) {
       if (!this.#stopped.has(endpoint)) socket.connect(endpoint);
     }
@@ -166,11 +173,7 @@ export class LazyPirate {
         this.#greeting.delete(event.endpoint);
         break;
       case "retrying":
-        if (event.error) {
-          this.#cause = causeOf(event.endpoint, event.error, {
-            curve: this.#curve,
-          });
-        }
+        if (event.error) this.#learn(event.endpoint, event.error);
         break;
       case "disconnected":
         this.#greeting.delete(event.endpoint);
@@ -181,24 +184,41 @@ export class LazyPirate {
           !(event.error instanceof HandshakeClosedError &&
             this.#cause !== undefined)
         ) {
-          this.#cause = causeOf(event.endpoint, event.error, {
-            curve: this.#curve,
-          });
+          this.#learn(event.endpoint, event.error);
         }
         break;
-      case "stopped": {
-        const cause = event.error === undefined
-          ? `${hostOf(event.endpoint)} refused this client`
-          : causeOf(event.endpoint, event.error, { curve: this.#curve });
-        this.#stopped.set(event.endpoint, cause);
-        this.#cause = cause;
-        // Nothing left to try: end the request now, not at its timeout.
-        if (this.#stopped.size === this.#options.endpoints.length) {
-          this.#fatal = [...this.#stopped.values()].join("; ");
-          void this.#socket.close();
-        }
+      case "stopped":
+        this.#stop(
+          event.endpoint,
+          event.error === undefined
+            ? `${hostOf(event.endpoint)} refused this client`
+            : classify(event.endpoint, event.error, this.#causeOptions).text,
+        );
         break;
-      }
+    }
+  }
+
+  // What an event's error says; a cause waiting cannot cure stops that
+  // endpoint.
+  #learn(endpoint: string, error: Error): void {
+    const { text, final } = classify(endpoint, error, this.#causeOptions);
+    if (!final) {
+      this.#cause = text;
+      return;
+    }
+    if (this.#stopped.has(endpoint)) return;
+    void this.#socket.disconnect(endpoint);
+    this.#stop(endpoint, text);
+  }
+
+  // An endpoint is not tried again, by this socket or a later one.
+  #stop(endpoint: string, cause: string): void {
+    this.#stopped.set(endpoint, cause);
+    this.#cause = cause;
+    // Nothing left to try: end the request now, not at its timeout.
+    if (this.#stopped.size === new Set(this.#options.endpoints).size) {
+      this.#fatal = [...this.#stopped.values()].join("; ");
+      void this.#socket.close();
     }
   }
 }

@@ -232,3 +232,50 @@ export class CurveKeyMismatchError extends ProtocolError {
     this.name = "CurveKeyMismatchError";
   }
 }
+
+/**
+ * The peer's first octets are not a ZMTP greeting: it is not a ZeroMQ peer
+ * (or speaks ZMTP/1.0). Its connection is closed.
+ */
+export class GreetingError extends ProtocolError {
+  /**
+   * @param message what the peer sent instead
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "GreetingError";
+  }
+}
+
+/**
+ * A host name could not be resolved to an address. `code` is the resolver's
+ * (as Node's `dns` names them): `ENOTFOUND` when the name does not exist
+ * (EAI_NONAME, NXDOMAIN), which waiting seldom cures; `EAI_AGAIN` for a
+ * temporary failure (no DNS server answered), which it may.
+ *
+ * Deno's `Deno.connect()` throws a plain `Error` for both; the dialer asks
+ * the resolver again through `node:dns` to learn which it was.
+ */
+export class HostLookupError extends Error {
+  /** The resolver's code: `ENOTFOUND`, `EAI_AGAIN`, `EAI_FAIL`, ... */
+  readonly code: string;
+  /** The host name that did not resolve. */
+  readonly hostname: string;
+
+  /**
+   * @param hostname the name looked up
+   * @param code the resolver's code
+   * @param cause the error the connect attempt failed with
+   */
+  constructor(hostname: string, code: string, cause?: unknown) {
+    super(
+      code === "ENOTFOUND"
+        ? `Cannot resolve "${hostname}": no such host`
+        : `Cannot resolve "${hostname}": ${code}`,
+      { cause },
+    );
+    this.name = "HostLookupError";
+    this.code = code;
+    this.hostname = hostname;
+  }
+}

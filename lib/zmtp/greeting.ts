@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { GreetingError, ProtocolError } from "./errors.ts";
 import type { SocketType } from "./mechanism.ts";
 
 /** The full ZMTP 3 greeting's size. */
@@ -105,17 +105,17 @@ export const GREETING_HEAD_SIZE = SIGNATURE_SIZE + 1;
  *
  * @param bytes the greeting octets received so far
  * @param from the first octet not checked before
- * @throws {ProtocolError} on a ZMTP/1.0 or unversioned peer, or a wrong
+ * @throws {GreetingError} on a ZMTP/1.0 or unversioned peer, or a wrong
  * signature
  */
 export function checkSignature(bytes: Uint8Array, from = 0): void {
   if (from <= 0 && bytes.length > 0 && bytes[0] !== 0xff) {
-    throw new ProtocolError(
+    throw new GreetingError(
       "Greeting does not start with the ZMTP signature (a ZMTP/1.0 peer, or not ZeroMQ)",
     );
   }
   if (from <= 9 && bytes.length > 9 && (bytes[9] & 0x01) !== 1) {
-    throw new ProtocolError(
+    throw new GreetingError(
       "Greeting signature does not end in 0x7F (a ZMTP/1.0 peer, or not ZeroMQ)",
     );
   }
@@ -123,7 +123,7 @@ export function checkSignature(bytes: Uint8Array, from = 0): void {
     from <= VERSION_OFFSET && bytes.length > VERSION_OFFSET &&
     bytes[VERSION_OFFSET] < ZMTP_2_REVISION
   ) {
-    throw new ProtocolError(
+    throw new GreetingError(
       "Peer speaks ZMTP/1.0, which is not supported; ZMTP/2.0 or 3.x is",
     );
   }
@@ -143,7 +143,7 @@ export function parseGreeting(bytes: Uint8Array): Greeting {
   }
   checkSignature(bytes);
   if (bytes[VERSION_OFFSET] < 3) {
-    throw new ProtocolError(
+    throw new GreetingError(
       `Greeting of ZMTP major version ${bytes[VERSION_OFFSET]} is not ZMTP 3`,
     );
   }

@@ -46,7 +46,9 @@ export {
 export {
   CurveAuthorizationError,
   CurveKeyMismatchError,
+  GreetingError,
   HandshakeClosedError,
+  HostLookupError,
   MechanismMismatchError,
   MessageSizeError,
   PeerEvictedError,

@@ -15,6 +15,7 @@ import {
   HandshakeRefusedError,
   MAX_FRAME_OVERHEAD,
   type MechanismFactory,
+  ServerFullError,
   type SocketType,
 } from "./mechanism.ts";
 import { securityFor } from "./security_options.ts";
@@ -633,8 +634,13 @@ export abstract class Socket {
             remote: pipe.connection.remote,
           });
           const error = await pipe.closedWith;
-          // RFC 37: a peer that sent ERROR must not be retried as we are.
-          if (error instanceof HandshakeRefusedError) {
+          // RFC 37: a peer that sent ERROR must not be retried as we are;
+          // but one that is full refused us for want of room, which a later
+          // try may find.
+          if (
+            error instanceof HandshakeRefusedError &&
+            !(error instanceof ServerFullError)
+          ) {
             refusal = error;
             return "stop";
           }

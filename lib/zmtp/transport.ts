@@ -6,7 +6,8 @@
  * @module
  */
 
-import { asError, SocketError } from "./errors.ts";
+import { lookup } from "node:dns/promises";
+import { asError, HostLookupError, SocketError } from "./errors.ts";
 import { formatEndpoint, listenHostname, parseEndpoint } from "./endpoint.ts";
 
 /** A bound endpoint accepting connections. */
@@ -367,9 +368,58 @@ export class Dialer {
         port: this.#port,
         signal: attempt.signal,
       });
+    } catch (error) {
+      throw await lookupError(this.#host, error, attempt.signal);
     } finally {
       clearTimeout(timer);
       this.#abort.signal.removeEventListener("abort", onClose);
     }
   }
+}
+
+/**
+ * What a failed connect to `hostname` was: a {@link HostLookupError} with
+ * the resolver's code when the name did not resolve, else `error` itself.
+ * Deno 2.9's `Deno.connect()` throws a plain `Error` for a name that does
+ * not exist and for a resolver that did not answer alike; `node:dns`'s
+ * `lookup()` tells them apart by code (`ENOTFOUND`, `EAI_AGAIN`). Asked only
+ * after such a failure, and given up with the attempt.
+ */
+async function lookupError(
+  hostname: string,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  // Deno's own classes (refused, timed out, no permission, aborted) and IP
+  // literals need no lookup.
+  if (
+    !(error instanceof Error) || error.constructor !== Error ||
+    signal.aborted || isIpLiteral(hostname)
+  ) {
+    return error;
+  }
+  let onAbort = () => {};
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const code = await Promise.race([
+      lookup(hostname).then(
+        () => undefined,
+        (failure: { code?: unknown }) =>
+          typeof failure?.code === "string" ? failure.code : undefined,
+      ),
+      aborted,
+    ]);
+    return code === undefined
+      ? error
+      : new HostLookupError(hostname, code, error);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
 }
