@@ -100,13 +100,15 @@ export function banner(text: string): Behaviour {
 
 /**
  * Waits for the peer's greeting to begin (the 11 octets of signature and
- * version a ZMTP 3 peer sends first), then answers with a NULL greeting and
- * an ERROR command (RFC 37) giving `reason`.
+ * version a ZMTP 3 peer sends first), then answers with a greeting for
+ * `mechanism` (NULL by default; a server's for another) and an ERROR command
+ * (RFC 37) giving `reason`: as a JeroMQ CURVE server answers a HELLO for
+ * another key with `refuse("", "CURVE")`.
  */
-export function refuse(reason: string): Behaviour {
+export function refuse(reason: string, mechanism = "NULL"): Behaviour {
   return async (conn) => {
     await readAtLeast(conn, 11);
-    const greeting = encodeGreeting();
+    const greeting = encodeGreeting(mechanism, mechanism !== "NULL");
     const error = encodeErrorCommand(reason);
     const both = new Uint8Array(greeting.length + error.length);
     both.set(greeting);
