@@ -42,9 +42,13 @@ const DEFAULT_TRIES = 3;
 const USAGE = `Usage: client.ts [port] [host] [options]
 
 Sends each line it reads to a multiply server and prints the reply, as the
-tutorial's multiply_client.py does. Defaults: port ${DEFAULT_PORT}, host ${DEFAULT_HOST}.
-On a terminal it prompts for numbers; otherwise it prints only the replies,
-one per line, so that it fits in a pipeline.
+tutorial's multiply_client.py does. On a terminal it prompts for numbers;
+otherwise it prints only the replies, one per line, so that it fits in a
+pipeline.
+
+Arguments:
+  port                    the server's port (default ${DEFAULT_PORT})
+  host                    the server's host name or address (default ${DEFAULT_HOST})
 
 Options:
   --connect ENDPOINT      use the server at ENDPOINT (tcp://host:port); may

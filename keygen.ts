@@ -3,7 +3,7 @@
  * Makes a CURVE key pair and writes it as two certificates, the way czmq
  * and pyzmq's `zmq.auth.create_certificates` do: `NAME.key` with the public
  * key, for peers, and `NAME.key_secret` with both keys, mode 0600. Prints the
- * public key in Z85.
+ * public key in Z85, and on stderr each file's mode.
  *
  *     deno task keygen NAME [--force]
  *     deno run --allow-read=DIR --allow-write=DIR keygen.ts DIR/NAME
@@ -83,10 +83,11 @@ async function main(): Promise<number> {
     ? `${caller}/${name}`
     : name;
   const keyPair = await generateKeyPair();
+  let files;
   try {
     const slash = base.lastIndexOf("/");
     if (slash > 0) await Deno.mkdir(base.slice(0, slash), { recursive: true });
-    await writeCertificate(base, keyPair, { force: cli.flag("force") });
+    files = await writeCertificate(base, keyPair, { force: cli.flag("force") });
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
       const shown = caller !== undefined && base.startsWith(`${caller}/`)
@@ -104,8 +105,21 @@ async function main(): Promise<number> {
     throw error;
   }
   console.log(encodeZ85Key(keyPair.publicKey));
-  printError(`keygen: wrote ${name}.key and ${name}.key_secret (mode 0600)`);
+  // Each file's mode as the system has it (the umask applies to the public
+  // file's 0644), never as meant.
+  printError(
+    `keygen: wrote ${name}.key (mode ${await modeOf(
+      files.publicFile,
+    )}) and ${name}.key_secret (mode ${await modeOf(files.secretFile)})`,
+  );
   return 0;
+}
+
+async function modeOf(file: string): Promise<string> {
+  const { mode } = await Deno.stat(file);
+  return mode === null
+    ? "unknown"
+    : (mode & 0o7777).toString(8).padStart(4, "0");
 }
 
 if (import.meta.main) await runMain("keygen", USAGE, main);

@@ -49,8 +49,13 @@ import { isLoopback, parseEndpoint, Reply } from "./lib/zmtp/mod.ts";
 const USAGE = `Usage: server.ts [multiplier] [port] [host] [options]
 
 Answers each request with the number times the multiplier, as the tutorial's
-multiply_server.py does. Defaults: multiplier ${DEFAULT_MULTIPLIER}, port ${DEFAULT_PORT}, host ${DEFAULT_HOST}.
-The multiplier may be a whole number or a decimal; port 0 picks a free port.
+multiply_server.py does.
+
+Arguments:
+  multiplier              a whole number or a decimal (default ${DEFAULT_MULTIPLIER})
+  port                    the port to listen on (default ${DEFAULT_PORT}); 0 picks a
+                          free one
+  host                    the address to listen on (default ${DEFAULT_HOST})
 
 Options:
   --bind ENDPOINT         also listen on ENDPOINT (tcp://host:port); may repeat

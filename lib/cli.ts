@@ -214,7 +214,10 @@ export function parseEndpointArgument(text: string): TcpEndpoint {
 /**
  * Runs a command-line program: a {@link UsageError} prints its message and
  * the usage on stderr and exits 2; any other error prints one line and exits
- * 1. Never a stack trace.
+ * 1. Never a stack trace. Each line reads `name: message`, the message's
+ * first word in lower case as in the program's own lines (`server: cannot
+ * bind ...`), though the library and `parseArgs` write sentences
+ * (`Cannot bind ...`, `Unknown option ...`).
  *
  * @param name the program's name, for messages
  * @param usage the usage text
@@ -229,7 +232,9 @@ export async function runMain(
   try {
     code = (await main()) ?? 0;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = lowerFirstWord(
+      error instanceof Error ? error.message : String(error),
+    );
     if (error instanceof UsageError) {
       printError(`${name}: ${message}\n\n${usage}`);
       code = 2;
@@ -239,6 +244,16 @@ export async function runMain(
     }
   }
   Deno.exit(code);
+}
+
+/**
+ * `text` with its first word in lower case when that word is a capitalized
+ * one (`Cannot`), never an acronym or a name (`CURVE`, `ERROR`).
+ */
+export function lowerFirstWord(text: string): string {
+  return /^[A-Z][a-z]/.test(text)
+    ? text.charAt(0).toLowerCase() + text.slice(1)
+    : text;
 }
 
 /** Writes a line to stderr, whole, ignoring a closed stderr. */

@@ -21,7 +21,7 @@ const certificates = () => import("./zmtp/curve_keys.ts");
  *
  * @param file the secret certificate's path
  * @param option the option that named it, for messages
- * @throws {UsageError} when it cannot be read or holds no secret key
+ * @throws {KeyFileError} when it cannot be read or holds no secret key
  */
 export async function readSecretCertificate(
   file: string,
@@ -29,7 +29,7 @@ export async function readSecretCertificate(
 ): Promise<CurveKeyPair> {
   const certificate = await readFile(file, option);
   if (certificate.secretKey === undefined) {
-    throw new UsageError(
+    throw new KeyFileError(
       `${option} ${file}: no secret-key in it; give the NAME.key_secret file (NAME.key holds only the public key)`,
     );
   }
@@ -40,24 +40,64 @@ export async function readSecretCertificate(
 }
 
 /**
+ * A key file or directory that cannot be used: one line, exit 1, no usage
+ * (the command line was right; the file, or Deno's permission to read it,
+ * is not).
+ */
+export class KeyFileError extends Error {
+  /**
+   * @param message what is wrong, with the fix where there is one
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyFileError";
+  }
+}
+
+// Z85's alphabet (RFC 32): a value made only of these, and not named as a
+// certificate file, was meant as a key.
+const Z85_TEXT = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]+$/;
+const CERTIFICATE_FILE = /\.key(_secret)?$/;
+
+/**
  * A peer's public key from the command line: 40 characters of Z85, or the
  * path of its certificate (`NAME.key`).
  *
  * @param text the option's value
  * @param option the option, for messages
- * @throws {UsageError} when it is neither
+ * @throws {UsageError} when it is neither: Z85 text of another length, or
+ * 40 characters that do not decode, and no file of that name can be read
+ * @throws {KeyFileError} when it names a file that cannot be read
  */
 export async function readPublicKey(
   text: string,
   option: string,
 ): Promise<Uint8Array> {
   // Z85 has '/' and '.' among its characters: 40 characters that decode are
-  // a key, whatever they look like; anything else is a file.
+  // a key, whatever they look like; anything else may be a file.
   if (text.length === KEY_Z85_LENGTH) {
     try {
       return decodeZ85Key(text);
     } catch {
       // Not Z85: perhaps a file of that name.
+    }
+  }
+  if (Z85_TEXT.test(text) && !CERTIFICATE_FILE.test(text)) {
+    // Meant as a key, mistyped (or a file not named NAME.key): read it only
+    // where Deno may, so that no permission prompt asks about a typo.
+    const readable = Deno.permissions.querySync({ name: "read", path: text })
+      .state === "granted";
+    const length = [...text].length;
+    const notKey =
+      `${option} '${text}': not a ${KEY_Z85_LENGTH}-character Z85 key (it has ${length}${
+        length === KEY_Z85_LENGTH ? ", not all Z85" : ""
+      } characters), nor a readable NAME.key file`;
+    if (!readable) throw new UsageError(notKey);
+    try {
+      return (await (await certificates()).readCertificate(text)).publicKey;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new UsageError(notKey);
+      throw new KeyFileError(`${option} ${text}: ${readError(error, text)}`);
     }
   }
   return (await readFile(text, option)).publicKey;
@@ -67,14 +107,14 @@ async function readFile(file: string, option: string): Promise<Certificate> {
   try {
     return await (await certificates()).readCertificate(file);
   } catch (error) {
-    throw new UsageError(`${option} ${file}: ${readError(error, file)}`);
+    throw new KeyFileError(`${option} ${file}: ${readError(error, file)}`);
   }
 }
 
 // Why a key file or directory cannot be read, with the fix where there is one.
 function readError(error: unknown, path: string): string {
   if (error instanceof Deno.errors.NotCapable) {
-    return `no permission to read it; run Deno with --allow-read=${path}`;
+    return `no permission to read it; run Deno with --allow-read=${path} (deno task grants only --allow-net)`;
   }
   if (error instanceof Deno.errors.NotFound) return "no such file or directory";
   if (error instanceof Deno.errors.PermissionDenied) {
@@ -100,7 +140,7 @@ export class AllowList {
    * Reads the directory's `.key` files.
    *
    * @param directory the directory
-   * @throws {UsageError} when it cannot be read
+   * @throws {KeyFileError} when it cannot be read
    */
   static async load(directory: string): Promise<AllowList> {
     const list = new AllowList(directory);
@@ -119,14 +159,14 @@ export class AllowList {
   /**
    * Reads the directory again; the old list stays if that fails.
    *
-   * @throws {UsageError} when it cannot be read
+   * @throws {KeyFileError} when it cannot be read
    */
   async reload(): Promise<void> {
     let keys: Uint8Array[];
     try {
       keys = await (await certificates()).readPublicKeys(this.directory);
     } catch (error) {
-      throw new UsageError(
+      throw new KeyFileError(
         `--curve-allow ${this.directory}: ${readError(error, this.directory)}`,
       );
     }

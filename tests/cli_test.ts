@@ -45,9 +45,9 @@ Deno.test("server.ts: wrong arguments print one line and usage, and exit 2", asy
       ["2", "2345", "127.0.0.1", "extra"],
       /^server: too many arguments: extra$/,
     ],
-    [["--frobnicate"], /^server: Unknown option '--frobnicate'$/],
-    [["--bind", "127.0.0.1:5"], /^server: Cannot parse endpoint "127.0.0.1:5"/],
-    [["--bind"], /^server: Option '--bind <value>' argument missing$/],
+    [["--frobnicate"], /^server: unknown option '--frobnicate'$/],
+    [["--bind", "127.0.0.1:5"], /^server: cannot parse endpoint "127.0.0.1:5"/],
+    [["--bind"], /^server: option '--bind <value>' argument missing$/],
     [
       ["--max-connections", "-1"],
       /^server: --max-connections must be a whole number from 1 .*'-1'$/,
@@ -56,7 +56,7 @@ Deno.test("server.ts: wrong arguments print one line and usage, and exit 2", asy
       ["--max-connections", "0"],
       /--max-connections must be a whole number from 1/,
     ],
-    [["2", "2345", "bad host!"], /Cannot parse endpoint/],
+    [["2", "2345", "bad host!"], /^server: cannot parse endpoint/],
   ];
   for (const [args, message] of cases) {
     assertUsageError(await run("server.ts", args), message);
@@ -75,10 +75,52 @@ Deno.test("client.ts: wrong arguments print one line and usage, and exit 2", asy
     [["--timeout", "-v"], /^client: --timeout must be a whole number .*'-v'$/],
     [["1", "h", "x"], /^client: too many arguments: x$/],
     [["--connect", "tcp://h:0"], /port 0/],
-    [["-x"], /^client: Unknown option '-x'$/],
+    [["-x"], /^client: unknown option '-x'$/],
   ];
   for (const [args, message] of cases) {
     assertUsageError(await run("client.ts", args), message);
+  }
+});
+
+// A key as keygen.ts prints one, less its last character.
+const KEY_39 = "l>/n3.lOu%&omVAbA8cegbi@Rz043vw98fDQs:B";
+
+Deno.test("client.ts --curve-server-key: a 39-character key is named as not a Z85 key nor a readable NAME.key file; usage, exit 2", async () => {
+  for (const flags of [[], ["--allow-read"]]) {
+    const result = await deno(
+      "client.ts",
+      ["--curve-server-key", KEY_39],
+      { flags, input: "1\n" },
+    ).finish();
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(
+      result.stderr.split("\n")[0],
+      `client: --curve-server-key '${KEY_39}': not a 40-character Z85 key (it has 39 characters), nor a readable NAME.key file`,
+    );
+    assert.match(result.stderr, /^[^\n]*\n\nUsage: /);
+  }
+});
+
+Deno.test("deno task client and server: a key file Deno may not read is one line naming --allow-read, no usage, exit 1", async () => {
+  const cases = [
+    ["client", "--curve-server-key", "certs/server.key"],
+    ["server", "2", "0", "--curve-key", "certs/server.key_secret"],
+  ];
+  for (const [task, ...args] of cases) {
+    const option = args.at(-2)!;
+    const file = args.at(-1)!;
+    const result = await new Proc(Deno.execPath(), [
+      "task",
+      "--quiet",
+      task,
+      ...args,
+    ], { input: "1\n" }).finish();
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      `${task}: ${option} ${file}: no permission to read it; run Deno with --allow-read=${file} (deno task grants only --allow-net)\n`,
+    );
+    assert.equal(result.stdout, "");
   }
 });
 
@@ -109,7 +151,7 @@ Deno.test("server.ts: a port in use exits 1 with one clear line", async () => {
     assert.equal(result.code, 1);
     assert.equal(
       result.stderr,
-      `server: Cannot bind "tcp://127.0.0.1:${port}": address already in use\n`,
+      `server: cannot bind "tcp://127.0.0.1:${port}": address already in use\n`,
     );
   } finally {
     listener.close();
@@ -121,7 +163,7 @@ Deno.test("server.ts: an address not on this machine exits 1 with one line", asy
   assert.equal(result.code, 1);
   assert.match(
     result.stderr,
-    /^server: Cannot bind "tcp:\/\/192\.0\.2\.1:2345": .+\n$/,
+    /^server: cannot bind "tcp:\/\/192\.0\.2\.1:2345": .+\n$/,
   );
 });
 
