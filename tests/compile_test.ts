@@ -1,17 +1,20 @@
 /**
- * `deno task compile` builds standalone server and client binaries that hold
- * only the programs: the modules server.ts and client.ts load, and deno.json
- * (read for the version). Never node_modules, tools/ (a second Deno) or the
- * tests.
+ * `deno task compile` (tools/compile.ts) builds standalone server and client
+ * binaries that hold only the programs: the modules server.ts and client.ts
+ * load, and deno.json (read for the version). Never node_modules, tools/ (a
+ * second Deno) or the tests. Where it cannot build, it says so in one line
+ * and leaves dist/ as it was.
  *
  * A real build needs Deno's `denort` runtime, which this network cannot
- * download, so the first test builds with DENORT_BIN set to this Deno itself:
- * Deno then prints the list of embedded files, and the binary it writes is
- * that Deno plus what was embedded. The second test builds and runs real
- * binaries when DENORT_BIN points at a genuine denort.
+ * download, so the first test runs `deno compile` itself, as the task does,
+ * with DENORT_BIN set to this Deno: Deno then prints the list of embedded
+ * files, and the binary it writes is that Deno plus what was embedded (the
+ * task refuses such a DENORT_BIN, as a later test checks). The last test
+ * builds and runs real binaries when DENORT_BIN points at a genuine denort.
  */
 import assert from "node:assert/strict";
 import { freePort, Proc, ROOT } from "./_process.ts";
+import { BUILDS } from "../tools/compile.ts";
 
 const DENO = Deno.execPath();
 // What may be embedded besides the programs' own modules: the config the
@@ -22,24 +25,19 @@ const ALLOWED_NPM = /libsodium/;
 // (about 40 MB) or a second Deno (about 90 MB) could never fit under this.
 const MAX_ADDED_BYTES = 16 * 2 ** 20;
 
-/** One `deno compile` from the compile task, its output path rewritten. */
+/** One `deno compile` of the compile task, writing into `outDir`. */
 interface Build {
   entry: string;
   name: string;
   args: string[];
 }
 
-async function compileTask(outDir: string): Promise<Build[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  return (config.tasks.compile as string).split(" && ").map((command) => {
-    const [deno, subcommand, ...args] = command.split(" ");
-    assert.equal(`${deno} ${subcommand}`, "deno compile", command);
-    const at = args.indexOf("--output");
-    assert.ok(at >= 0, `--output in ${command}`);
-    const name = args[at + 1].replace(/^dist\//, "");
-    args[at + 1] = `${outDir}/${name}`;
-    return { entry: args.at(-1)!, name, args };
-  });
+function compileTask(outDir: string): Build[] {
+  return BUILDS.map(({ name, entry, flags }) => ({
+    entry,
+    name,
+    args: [...flags, "--output", `${outDir}/${name}`, entry],
+  }));
 }
 
 /** The local files a program loads, relative to ROOT (`deno info`). */
@@ -85,7 +83,7 @@ Deno.test("deno task compile embeds only deno.json and the files and folders the
   const out = await Deno.makeTempDir({ prefix: "multiply-compile-" });
   try {
     const denoSize = (await Deno.stat(DENO)).size;
-    for (const build of await compileTask(out)) {
+    for (const build of compileTask(out)) {
       const compile = new Proc(DENO, ["compile", ...build.args], {
         env: { DENORT_BIN: DENO, NO_COLOR: "1" },
       });
@@ -119,6 +117,89 @@ Deno.test("deno task compile embeds only deno.json and the files and folders the
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+/** What dist/ holds: its entries, or null when there is none. */
+function distListing(): string[] | null {
+  try {
+    return [...Deno.readDirSync(`${ROOT}dist`)].map((e) => e.name).sort();
+  } catch {
+    return null;
+  }
+}
+
+/** `deno task compile` with `env`, DENORT_BIN unset unless given there. */
+async function compileWith(env: Record<string, string>) {
+  const inherited = Deno.env.toObject();
+  delete inherited.DENORT_BIN;
+  const { code, stdout, stderr } = await new Deno.Command(DENO, {
+    args: ["task", "--quiet", "compile"],
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...inherited, NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+const ZIP = `denort-${Deno.build.target}.zip`;
+const WHERE =
+  `get ${ZIP} from the assets of Deno's v${Deno.version.deno} release, unzip it, and set DENORT_BIN to the denort inside; nothing was written to dist/`;
+
+Deno.test("deno task compile refuses a DENORT_BIN that is Deno itself, in one line, and builds nothing", async () => {
+  const before = distListing();
+  const result = await compileWith({ DENORT_BIN: DENO });
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `compile: DENORT_BIN=${DENO} is not a denort: it answers --version with "deno ${Deno.version.deno} (stable, release, ${Deno.build.target})", which a denort never does (it runs only the program compiled into it); ${WHERE}\n`,
+  );
+  assert.deepEqual(distListing(), before);
+});
+
+// Where Deno keeps the denort it downloads: with one there, the next test
+// cannot play its absence.
+const { denoDir } = JSON.parse(
+  new TextDecoder().decode(
+    new Deno.Command(DENO, { args: ["info", "--json"] }).outputSync().stdout,
+  ),
+);
+const cached = (() => {
+  try {
+    Deno.statSync(`${denoDir}/dl/release/v${Deno.version.deno}/${ZIP}`);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    `deno task compile with no denort to be had says in one line what to set and where a denort comes from, and leaves dist/ as it was${
+      cached ? " (skipped: a denort is in Deno's cache)" : ""
+    }`,
+  ignore: cached,
+  async fn() {
+    const before = distListing();
+    // The download fails wherever the test runs: through a proxy on a port
+    // where nothing listens.
+    const proxy = `http://127.0.0.1:${freePort()}`;
+    const result = await compileWith({
+      HTTPS_PROXY: proxy,
+      HTTP_PROXY: proxy,
+    });
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `compile: deno compile could not download ${ZIP}, the runtime it builds on (no network?); ${WHERE}\n`,
+    );
+    assert.deepEqual(distListing(), before);
+  },
 });
 
 const denort = Deno.env.get("DENORT_BIN");
