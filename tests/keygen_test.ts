@@ -105,3 +105,24 @@ Deno.test("keygen.ts usage errors exit 2 with the usage and no stack trace", asy
     assert.doesNotMatch(stderr, /\n\s+at /);
   }
 });
+
+Deno.test("the docs' keygen examples write where git ignores the keys", async () => {
+  const names: string[] = [];
+  for (const page of ["README.md", ...Deno.readDirSync(`${ROOT}docs`)]) {
+    const path = typeof page === "string" ? page : `docs/${page.name}`;
+    const text = await Deno.readTextFile(`${ROOT}${path}`);
+    for (const [, name] of text.matchAll(/deno task keygen (\S+)/g)) {
+      if (name !== "NAME") names.push(name);
+    }
+  }
+  assert.ok(names.length > 0, "the docs have keygen examples");
+  for (const name of names) {
+    for (const file of [`${name}.key`, `${name}.key_secret`]) {
+      const { code } = await new Deno.Command("git", {
+        args: ["check-ignore", "-q", "--no-index", file],
+        cwd: ROOT,
+      }).output();
+      assert.equal(code, 0, `${file} would be committed`);
+    }
+  }
+});

@@ -110,6 +110,7 @@ async function typed(command: string): Promise<string> {
 const EXAMPLES = {
   tutorial: /^printf '100\\n1000\\nabc\\n' \| tools\/deno task client 2500$/,
   noServer: /^printf '100\\n' \| tools\/deno task client 2345 --timeout/,
+  noHost: /^printf '100\\n' \| tools\/deno task client 2345 no-such-host/,
   verbose: /^printf .* --connect .* --connect .* --verbose$/,
   server: /^tools\/deno task server$/,
   client: /^tools\/deno task client$/,
@@ -190,6 +191,14 @@ Deno.test(`${pageOf(EXAMPLES.tutorial)}: the pipeline to a 5x server on port 250
   );
 });
 
+Deno.test(`${pageOf(EXAMPLES.noHost)}: the pipeline to a host that does not exist prints what it shows, at once`, async () => {
+  const { command, output } = block(EXAMPLES.noHost);
+  const started = performance.now();
+  assert.equal(await typed(command), output);
+  const ms = performance.now() - started;
+  assert.ok(ms < 9_000, `took ${Math.round(ms)} ms, not at once`);
+});
+
 Deno.test(`${pageOf(EXAMPLES.noServer)}: the pipeline with no server prints what it shows`, async () => {
   const { command, output } = block(EXAMPLES.noServer);
   const ports = { "2345": freePort() };
@@ -255,13 +264,21 @@ Deno.test({
   async fn() {
     const server = block(EXAMPLES.server);
     const client = block(EXAMPLES.client);
-    await using task = new Proc(`${ROOT}tools/deno`, ["task", "server"], {
-      env: ENV,
-    });
-    await task.waitFor(/Waiting for clients/);
     const numbers = [...client.output.matchAll(/multiply: (\S+)/g)].map((m) =>
       m[1]
     );
+    // The server on a terminal of its own, where the reader presses Ctrl-C
+    // once the last request is logged.
+    await using task = python([
+      `${ROOT}tests/peers/pty_keys.py`,
+      `wait=received: ${numbers.at(-1)} sending`,
+      "key=^C",
+      "--",
+      `${ROOT}tools/deno`,
+      "task",
+      "server",
+    ], { env: ENV });
+    await task.waitFor(/Waiting for clients/);
     const session = python([
       `${ROOT}tests/peers/pty_run.py`,
       ...numbers,
@@ -278,10 +295,12 @@ Deno.test({
       "",
     );
     assert.equal(screen, client.output.trimEnd());
-    await task.waitFor(new RegExp(`(received: .*\\n){${numbers.length}}`));
-    task.kill("SIGINT");
     const log = await task.finish();
-    assert.equal(log.stderr + log.stdout, server.output.trimEnd() + "\n");
+    assert.equal(log.code, 0, log.stdout);
+    assert.equal(
+      log.stdout.replace(/\r\n/g, "\n"),
+      server.output.trimEnd() + "\n",
+    );
   },
 });
 
@@ -307,6 +326,14 @@ Deno.test(`${onePage(BROKER).page}: the broker example answers as its comment sa
     const result = await shell.finish(30_000);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, last.comment!.split(", ").join("\n") + "\n");
+    // A server that started before the broker says only what the page says.
+    const [, notice] = onePage(/says once on stderr\n`([^`]+)`/).match;
+    lines.forEach(({ command }, i) => {
+      if (!command.includes("server.ts")) return;
+      for (const said of background[i].stderr.split("\n").filter(Boolean)) {
+        assert.equal(said, withPorts(notice, ports), command);
+      }
+    });
   } finally {
     for (const proc of background) await proc[Symbol.asyncDispose]();
   }

@@ -7,9 +7,10 @@ Each STEP is one of:
   key=^C       press Ctrl-C (the terminal sends SIGINT to the foreground
                process group: every process of the command)
   pause=MS     wait MS milliseconds
-Then waits (up to 20 s) for the command to end, echoes everything the
-terminal showed, and exits with the command's status (124 when a step or the
-end timed out; the command's process group is then killed).
+Then waits (up to 20 s) for the command to end, and exits with the
+command's status (124 when a step or the end timed out; the command's
+process group is then killed). What the terminal shows is echoed on stdout
+as it comes.
 """
 import os
 import pty
@@ -44,11 +45,12 @@ def read_for(seconds, until=None):
             if not chunk:
                 return until is None
             seen += chunk
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
     return until is None
 
 
 def give_up(why):
-    sys.stdout.write(seen.decode("utf-8", "replace"))
     sys.stdout.write(f"\npty_keys.py: {why}\n")
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -79,5 +81,4 @@ while True:
         give_up("the command did not end within 20 s")
     read_for(0.05)
 read_for(0.5)
-sys.stdout.write(seen.decode("utf-8", "replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
