@@ -105,12 +105,11 @@ async function main(): Promise<number> {
     throw error;
   }
   console.log(encodeZ85Key(keyPair.publicKey));
-  // Each file's mode as the system has it (the umask applies to the public
-  // file's 0644), never as meant.
+  // Each file's mode as the system reports it, never as meant.
+  const publicMode = await modeOf(files.publicFile);
+  const secretMode = await modeOf(files.secretFile);
   printError(
-    `keygen: wrote ${name}.key (mode ${await modeOf(
-      files.publicFile,
-    )}) and ${name}.key_secret (mode ${await modeOf(files.secretFile)})`,
+    `keygen: wrote ${name}.key (mode ${publicMode}) and ${name}.key_secret (mode ${secretMode})`,
   );
   return 0;
 }
