@@ -239,6 +239,8 @@ export class CurveKeyMismatchError extends ProtocolError {
  */
 export class GreetingError extends ProtocolError {
   /**
+   * Creates a greeting error.
+   *
    * @param message what the peer sent instead
    */
   constructor(message: string) {
@@ -263,6 +265,8 @@ export class HostLookupError extends Error {
   readonly hostname: string;
 
   /**
+   * Creates a host lookup error with the resolver's code.
+   *
    * @param hostname the name looked up
    * @param code the resolver's code
    * @param cause the error the connect attempt failed with
