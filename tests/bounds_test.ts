@@ -256,7 +256,7 @@ Deno.test("server.ts --max-connections 2 whose peers are busy and pingable refus
   assert.deepEqual(await b.receiveText(), ["", "10.0"]);
 });
 
-Deno.test("Request reads a full server's ERROR Server-full as ServerFullError, and the Reply evicts an idle peer rather than refuse", async () => {
+Deno.test("Request reads a full server's ERROR Server-full as ServerFullError and tries again, and the Reply evicts an idle peer rather than refuse", async () => {
   const events: SocketEvent[] = [];
   await using reply = new Reply({
     maxConnections: 1,
@@ -268,16 +268,24 @@ Deno.test("Request reads a full server's ERROR Server-full as ServerFullError, a
   // Busy: refused.
   {
     using busy = await busyPeer(port);
-    const stopped = Promise.withResolvers<Error | undefined>();
+    const refused = Promise.withResolvers<Error | undefined>();
+    const retried = Promise.withResolvers<void>();
+    let stopped = false;
     await using request = new Request({
+      reconnectInterval: 50,
       onEvent: (event) => {
-        if (event.type === "stopped") stopped.resolve(event.error);
+        if (event.type === "disconnected") refused.resolve(event.error);
+        if (event.type === "retrying") retried.resolve();
+        if (event.type === "stopped") stopped = true;
       },
     });
     request.connect(endpoint);
-    const error = await within(stopped.promise, 5000, "the refusal");
+    const error = await within(refused.promise, 5000, "the refusal");
     assert.ok(error instanceof ServerFullError, String(error));
     assert.equal(error.reason, SERVER_FULL);
+    // Room may come later: unlike other ERRORs (RFC 37), it is tried again.
+    await within(retried.promise, 5000, "a retry after Server-full");
+    assert.equal(stopped, false, "the dialer stopped on Server-full");
     busy.close();
   }
   // Idle: closed to make room, with the reason in its event.
