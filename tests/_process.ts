@@ -6,6 +6,19 @@
  */
 
 export const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * The V8 flags `deno task server` gives server.ts (from deno.json), without
+ * the `--v8-flags=`, so that tests run the server as the task runs it.
+ */
+export const SERVER_V8_FLAGS: string = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const flag = (config.tasks.server as string).split(" ").find((arg) =>
+    arg.startsWith("--v8-flags=")
+  );
+  if (flag === undefined) throw new Error("deno task server has no V8 flags");
+  return flag.slice("--v8-flags=".length);
+})();
 export const TUTORIAL_SERVER = `${ROOT}tests/tutorial/multiply_server.py`;
 export const TUTORIAL_CLIENT = `${ROOT}tests/tutorial/multiply_client.py`;
 

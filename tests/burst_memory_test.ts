@@ -8,7 +8,7 @@
  * idle one does: within 2x, per connection, over the server before any
  * connection came.
  *
- * server.ts runs as `deno task server` runs it (V8's --optimize-for-size),
+ * server.ts runs as `deno task server` runs it (with its V8 flags),
  * with tests/peers/gc_hook.ts preloaded, which at each point (before, idle,
  * after) runs a full collection and malloc_trim and reports V8's and
  * malloc's figures. Raw RSS does not come back after the burst (about 29 KiB
@@ -33,6 +33,7 @@ import {
   type Proc,
   ROOT,
   type RunningServer,
+  SERVER_V8_FLAGS,
   sleep,
   startServer,
   within,
@@ -65,7 +66,7 @@ function startHooked(): Promise<RunningServer> {
   return startServer(["2", "0", "--quiet"], {
     flags: [
       "--allow-ffi",
-      "--v8-flags=--optimize-for-size,--expose-gc",
+      `--v8-flags=${SERVER_V8_FLAGS},--expose-gc`,
       "--preload",
       `${ROOT}tests/peers/gc_hook.ts`,
     ],

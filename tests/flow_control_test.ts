@@ -19,9 +19,10 @@
  * (their replies to the DEALERs fill that queue first) and the byte mark.
  * Each mark is proved on its own in tests/pipe_test.ts.
  *
- * The servers run with V8's --optimize-for-size, as `deno task server` and
- * server.ts's own #! line run it: without it V8 sizes its heap for the
- * first second's flood of requests, and keeps it (mostly garbage).
+ * The servers run with the V8 flags `deno task server` and server.ts's own
+ * #! line give it (a small young generation, slow heap growth): without
+ * them V8 sizes its heap for the first second's flood of requests, and
+ * keeps it (mostly garbage).
  */
 import assert from "node:assert/strict";
 import { withholdReads } from "./_hostile.ts";
@@ -30,6 +31,7 @@ import {
   deno,
   listening,
   type RunningServer,
+  SERVER_V8_FLAGS,
   sleep,
   startServer,
 } from "./_process.ts";
@@ -46,7 +48,7 @@ const GROWTH_BOUND_KIB = 48 * 1024;
 /** The mean of the last third of the samples over the middle third's. */
 const FLAT_BOUND_KIB = 8 * 1024;
 
-const V8_FLAGS = "--v8-flags=--optimize-for-size";
+const V8_FLAGS = `--v8-flags=${SERVER_V8_FLAGS}`;
 
 function startTarget(style: string): Promise<RunningServer> {
   const flags = [V8_FLAGS];

@@ -11,7 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { RawPeer } from "./_raw_peer.ts";
-import { deno, listening, type Proc, ROOT, within } from "./_process.ts";
+import {
+  deno,
+  listening,
+  type Proc,
+  ROOT,
+  SERVER_V8_FLAGS,
+  within,
+} from "./_process.ts";
 
 const PEERS = 10;
 const PARTS = 64;
@@ -52,7 +59,7 @@ Deno.test(`Reply holds at most ${BOUND_KIB} KiB per peer whose messages of ${PAR
     deno("tests/peers/busy_reply.ts", [], {
       flags: [
         "--allow-ffi",
-        "--v8-flags=--optimize-for-size,--expose-gc",
+        `--v8-flags=${SERVER_V8_FLAGS},--expose-gc`,
         "--preload",
         `${ROOT}tests/peers/gc_hook.ts`,
       ],

@@ -30,7 +30,7 @@ import {
   startTarget,
   stopSwitch,
 } from "./_load.ts";
-import { sleep } from "./_process.ts";
+import { SERVER_V8_FLAGS, sleep } from "./_process.ts";
 
 const SECONDS = Number(Deno.env.get("SOAK_SECONDS") ?? 5);
 /**
@@ -54,7 +54,7 @@ const SAMPLE_MS = 100;
 
 Deno.test(`soak: ${SECONDS} s of good clients, hostile peers, held connections and peers that withhold reads; nothing lost, no leak`, async () => {
   // As `deno task server` runs it: V8's heap sized for memory.
-  await using ours = await startTarget(SHORT_LIMITS, "--optimize-for-size");
+  await using ours = await startTarget(SHORT_LIMITS, SERVER_V8_FLAGS);
   const endpoint = `tcp://127.0.0.1:${ours.port}`;
   const running = stopSwitch();
   const good = runGoodClients(endpoint, 2, 4, running.stopping);

@@ -29,7 +29,7 @@ export const BUILDS: readonly Build[] = [
     entry: "server.ts",
     flags: [
       "--allow-net",
-      "--v8-flags=--optimize-for-size",
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20",
       "--exclude-unused-npm",
     ],
   },
