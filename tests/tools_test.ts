@@ -124,6 +124,8 @@ Deno.test("tests that need zeromq.js or pyzmq fail with one line naming tools/se
     `${ROOT}tests/_process.ts`,
     `${dir.path}/tests/_process.ts`,
   );
+  // _process.ts reads the server task's V8 flags from deno.json.
+  await Deno.copyFile(`${ROOT}deno.json`, `${dir.path}/deno.json`);
   await Deno.writeTextFile(
     `${dir.path}/tools/python`,
     await pythonToolWithout(dir.path),
