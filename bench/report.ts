@@ -148,7 +148,7 @@ function header(run: SavedRun): string {
 
 function targetLine(t: Target): string {
   const figures = t.ours === undefined
-    ? `${n(t.value)}${t.unit}`
+    ? `${n(t.value, 1)}${t.unit}`
     : `${n(t.ours, t.unit === " us" && t.ours < 100 ? 1 : 0)}${t.unit} over ${
       n(t.theirs!, t.unit === " us" && t.theirs! < 100 ? 1 : 0)
     }${t.unit} = ${n(t.value, 2)}`;

@@ -8,7 +8,7 @@
  * benchmark, never in a test.
  */
 import assert from "node:assert/strict";
-import { figureOf, FIGURES } from "../bench/analyse.ts";
+import { analyse, figureOf, FIGURES } from "../bench/analyse.ts";
 import { LOADS } from "../bench/options.ts";
 import { FORMAT, type SavedRun } from "../bench/saved_run.ts";
 import { reportProblems } from "../bench/report.ts";
@@ -296,4 +296,16 @@ Deno.test("deno task bench --report FILE --embed PAGE puts the report between th
     await Deno.remove(run);
     await Deno.remove(page);
   }
+});
+
+Deno.test("the idle-memory target is judged on the figure before rounding: 95.3 MiB (99.9 MB) is under 100 MB, 95.4 MiB is not", () => {
+  const under = madeUpRun();
+  under.idle!.rssMiB = 95.3;
+  const met = analyse(under).targets.find((t) => t.text.includes("idle"));
+  assert.equal(met?.met, true);
+  assert.equal(met?.value, 99.9);
+  const over = madeUpRun();
+  over.idle!.rssMiB = 95.4;
+  const missed = analyse(over).targets.find((t) => t.text.includes("idle"));
+  assert.equal(missed?.met, false);
 });
