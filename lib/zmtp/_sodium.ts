@@ -366,27 +366,22 @@ export function box(
   publicKey: Uint8Array,
   secret: Secret,
 ): Uint8Array {
-  const raw = lib();
   const sk = secret.check();
-  const boxLength = MAC_BYTES + message.length;
-  return inScratch(DATA_AT + message.length + boxLength, (at) => {
-    const heap = raw.HEAPU8;
-    heap.set(nonce, at + NONCE_AT);
-    heap.set(publicKey, at + PUBLIC_AT);
-    const m = at + DATA_AT;
-    const c = m + message.length;
-    heap.set(message, m);
-    raw._crypto_box_easy(
-      c,
-      m,
-      message.length,
-      0,
-      at + NONCE_AT,
-      at + PUBLIC_AT,
-      sk,
-    );
-    return raw.HEAPU8.slice(c, c + boxLength);
-  });
+  return sealInScratch(
+    message,
+    nonce,
+    publicKey,
+    (raw, c, m, at) =>
+      raw._crypto_box_easy(
+        c,
+        m,
+        message.length,
+        0,
+        at + NONCE_AT,
+        at + PUBLIC_AT,
+        sk,
+      ),
+  );
 }
 
 /**
@@ -399,28 +394,22 @@ export function boxOpen(
   publicKey: Uint8Array,
   secret: Secret,
 ): Uint8Array | undefined {
-  if (sealed.length < MAC_BYTES) return undefined;
-  const raw = lib();
   const sk = secret.check();
-  const plainLength = sealed.length - MAC_BYTES;
-  return inScratch(DATA_AT + sealed.length + plainLength, (at) => {
-    const heap = raw.HEAPU8;
-    heap.set(nonce, at + NONCE_AT);
-    heap.set(publicKey, at + PUBLIC_AT);
-    const c = at + DATA_AT;
-    const m = c + sealed.length;
-    heap.set(sealed, c);
-    const failed = raw._crypto_box_open_easy(
-      m,
-      c,
-      sealed.length,
-      0,
-      at + NONCE_AT,
-      at + PUBLIC_AT,
-      sk,
-    );
-    return failed === 0 ? raw.HEAPU8.slice(m, m + plainLength) : undefined;
-  });
+  return openInScratch(
+    sealed,
+    nonce,
+    publicKey,
+    (raw, m, c, at) =>
+      raw._crypto_box_open_easy(
+        m,
+        c,
+        sealed.length,
+        0,
+        at + NONCE_AT,
+        at + PUBLIC_AT,
+        sk,
+      ),
+  );
 }
 
 /** crypto_box_easy_afternm: seals `message` with a precomputed key. */
@@ -429,18 +418,14 @@ export function boxAfternm(
   nonce: Uint8Array,
   shared: Secret,
 ): Uint8Array {
-  const raw = lib();
   const k = shared.check();
-  const boxLength = MAC_BYTES + message.length;
-  return inScratch(DATA_AT + message.length + boxLength, (at) => {
-    const heap = raw.HEAPU8;
-    heap.set(nonce, at + NONCE_AT);
-    const m = at + DATA_AT;
-    const c = m + message.length;
-    heap.set(message, m);
-    raw._crypto_box_easy_afternm(c, m, message.length, 0, at + NONCE_AT, k);
-    return raw.HEAPU8.slice(c, c + boxLength);
-  });
+  return sealInScratch(
+    message,
+    nonce,
+    undefined,
+    (raw, c, m, at) =>
+      raw._crypto_box_easy_afternm(c, m, message.length, 0, at + NONCE_AT, k),
+  );
 }
 
 /**
@@ -452,24 +437,65 @@ export function boxOpenAfternm(
   nonce: Uint8Array,
   shared: Secret,
 ): Uint8Array | undefined {
+  const k = shared.check();
+  return openInScratch(
+    sealed,
+    nonce,
+    undefined,
+    (raw, m, c, at) =>
+      raw._crypto_box_open_easy_afternm(
+        m,
+        c,
+        sealed.length,
+        0,
+        at + NONCE_AT,
+        k,
+      ),
+  );
+}
+
+// Seals `message` in the scratch area laid out as above: `seal` is given
+// where the box goes (c), where the message is (m) and the area's start.
+function sealInScratch(
+  message: Uint8Array,
+  nonce: Uint8Array,
+  publicKey: Uint8Array | undefined,
+  seal: (raw: SodiumModule, c: number, m: number, at: number) => void,
+): Uint8Array {
+  const raw = lib();
+  const boxLength = MAC_BYTES + message.length;
+  return inScratch(DATA_AT + message.length + boxLength, (at) => {
+    const heap = raw.HEAPU8;
+    heap.set(nonce, at + NONCE_AT);
+    if (publicKey !== undefined) heap.set(publicKey, at + PUBLIC_AT);
+    const m = at + DATA_AT;
+    const c = m + message.length;
+    heap.set(message, m);
+    seal(raw, c, m, at);
+    return raw.HEAPU8.slice(c, c + boxLength);
+  });
+}
+
+// Opens `sealed` in the scratch area: `open` is given where the plaintext
+// goes (m), where the box is (c) and the area's start, and returns
+// libsodium's result (0 when the box is authentic).
+function openInScratch(
+  sealed: Uint8Array,
+  nonce: Uint8Array,
+  publicKey: Uint8Array | undefined,
+  open: (raw: SodiumModule, m: number, c: number, at: number) => number,
+): Uint8Array | undefined {
   if (sealed.length < MAC_BYTES) return undefined;
   const raw = lib();
-  const k = shared.check();
   const plainLength = sealed.length - MAC_BYTES;
   return inScratch(DATA_AT + sealed.length + plainLength, (at) => {
     const heap = raw.HEAPU8;
     heap.set(nonce, at + NONCE_AT);
+    if (publicKey !== undefined) heap.set(publicKey, at + PUBLIC_AT);
     const c = at + DATA_AT;
     const m = c + sealed.length;
     heap.set(sealed, c);
-    const failed = raw._crypto_box_open_easy_afternm(
-      m,
-      c,
-      sealed.length,
-      0,
-      at + NONCE_AT,
-      k,
-    );
+    const failed = open(raw, m, c, at);
     return failed === 0 ? raw.HEAPU8.slice(m, m + plainLength) : undefined;
   });
 }
