@@ -17,6 +17,7 @@ import {
   ServerFullError,
   type SocketEvent,
 } from "../lib/zmtp/mod.ts";
+import { concat } from "./_hostile.ts";
 import { greetingV2 } from "./_hostile_zmtp2.ts";
 import {
   listening,
@@ -30,14 +31,19 @@ import { RawPeer, readyCommand } from "./_raw_peer.ts";
 
 const text = new TextEncoder();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+// server.ts under `ulimit -n 100`, on a free port.
+function serverWithFewDescriptors(options: readonly string[]): Proc {
+  return new Proc("sh", [
+    "-c",
+    `ulimit -n 100; exec "$0" "$@"`,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${ROOT}server.ts`,
+    "2",
+    "0",
+    ...options,
+  ]);
 }
 
 // A ZMTP 3.0 REQ that greets, sends READY, and says nothing more: it
@@ -90,19 +96,7 @@ async function pingableClientServed(port: number, ms: number): Promise<void> {
 }
 
 Deno.test("server.ts under ulimit -n 100 serves a 3.1 client past 150 silent ZMTP 3.0 peers, and names ulimit -n once", async () => {
-  const server = new Proc("sh", [
-    "-c",
-    `ulimit -n 100; exec "$0" "$@"`,
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}server.ts`,
-    "2",
-    "0",
-    "--heartbeat",
-    "1000",
-    "--quiet",
-  ]);
+  const server = serverWithFewDescriptors(["--heartbeat", "1000", "--quiet"]);
   await using running: RunningServer = await listening(server);
   const silent = await silentPeers(running.port, 150, () => "3.0");
   try {
@@ -123,17 +117,7 @@ function reasonOf(data: Uint8Array): string {
 }
 
 Deno.test("server.ts under ulimit -n 100 with every peer busy refuses a newcomer with ERROR Server-full, says so once, and takes one as a peer leaves", async () => {
-  const server = new Proc("sh", [
-    "-c",
-    `ulimit -n 100; exec "$0" "$@"`,
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}server.ts`,
-    "2",
-    "0",
-    "--quiet",
-  ]);
+  const server = serverWithFewDescriptors(["--quiet"]);
   await using running: RunningServer = await listening(server);
   // Peers one by one, each busy (mid-request) before the next comes, until
   // one is refused: descriptors ran out, and no busy peer that can be

@@ -26,14 +26,13 @@
  * to 2.2x, is held to 3x; raw RSS is printed beside them.
  */
 import assert from "node:assert/strict";
+import { collectGarbage, GC_HOOK_FLAGS } from "./_gc_hook.ts";
 import { dealerRequest } from "./_hostile.ts";
 import { memoryKiB, openFilesLimit } from "./_load.ts";
 import { RawPeer } from "./_raw_peer.ts";
 import {
   type Proc,
-  ROOT,
   type RunningServer,
-  SERVER_V8_FLAGS,
   sleep,
   startServer,
   within,
@@ -64,31 +63,13 @@ interface Collected {
 /** server.ts with the hook preloaded; dispose to stop it. */
 function startHooked(): Promise<RunningServer> {
   return startServer(["2", "0", "--quiet"], {
-    flags: [
-      "--allow-ffi",
-      `--v8-flags=${SERVER_V8_FLAGS},--expose-gc`,
-      "--preload",
-      `${ROOT}tests/peers/gc_hook.ts`,
-    ],
+    flags: [...GC_HOOK_FLAGS],
   });
 }
 
 /** Has the hook collect and trim, and reads the figures, in KiB. */
 async function collect(proc: Proc): Promise<Collected> {
-  const seen = proc.stderr.split("gc_hook ").length - 1;
-  proc.kill("SIGUSR2");
-  // The hook's next line: one more than there were, whole.
-  await proc.waitFor(
-    new RegExp(`(?:[^]*?gc_hook [^\\n]*\\n){${seen + 1}}`),
-    5000,
-    "stderr",
-  );
-  const line = proc.stderr.split("gc_hook ").at(-1)!.split("\n")[0];
-  const facts = JSON.parse(line);
-  assert.ok(
-    facts.gc && facts.mallocInUse !== undefined,
-    `the hook collected and asked malloc: ${line}`,
-  );
+  const facts = await collectGarbage(proc);
   const { anon } = await memoryKiB(proc.pid);
   return {
     anon,

@@ -11,32 +11,17 @@
  */
 import assert from "node:assert/strict";
 import { RawPeer } from "./_raw_peer.ts";
-import {
-  deno,
-  listening,
-  type Proc,
-  ROOT,
-  SERVER_V8_FLAGS,
-  within,
-} from "./_process.ts";
+import { collectGarbage, GC_HOOK_FLAGS } from "./_gc_hook.ts";
+import { deno, listening, type Proc, within } from "./_process.ts";
 
 const PEERS = 10;
 const PARTS = 64;
 /** 1 MiB a queue, and room for a read's worth and the connection itself. */
 const BOUND_KIB = 1024 + 256;
 
+/** What the Reply holds: V8's live heap and malloc's memory in use, in KiB. */
 async function held(proc: Proc): Promise<number> {
-  const seen = proc.stderr.split("gc_hook ").length - 1;
-  proc.kill("SIGUSR2");
-  await proc.waitFor(
-    new RegExp(`(?:[^]*?gc_hook [^\\n]*\\n){${seen + 1}}`),
-    5000,
-    "stderr",
-  );
-  const facts = JSON.parse(
-    proc.stderr.split("gc_hook ").at(-1)!.split("\n")[0],
-  );
-  assert.ok(facts.gc && facts.mallocInUse !== undefined, "the hook collected");
+  const facts = await collectGarbage(proc);
   return (facts.heapUsed + facts.mallocInUse) / 1024;
 }
 
@@ -57,12 +42,7 @@ async function fill(peer: RawPeer, batch: Uint8Array): Promise<number> {
 Deno.test(`Reply holds at most ${BOUND_KIB} KiB per peer whose messages of ${PARTS} one-octet parts wait in its queue`, async () => {
   await using running = await listening(
     deno("tests/peers/busy_reply.ts", [], {
-      flags: [
-        "--allow-ffi",
-        `--v8-flags=${SERVER_V8_FLAGS},--expose-gc`,
-        "--preload",
-        `${ROOT}tests/peers/gc_hook.ts`,
-      ],
+      flags: [...GC_HOOK_FLAGS],
     }),
     /listening on port (\d+)/,
   );
