@@ -329,10 +329,15 @@ async function main(): Promise<number> {
   const onSignal = () => {
     const action = signals.signal(performance.now());
     if (action === "graceful") {
-      err.line(
-        "server: stopping: answering the requests received, then exiting (press Ctrl-C again to stop at once)",
-      );
-      stop();
+      // The log lines still batched go first (for at most 100 ms: stdout may
+      // be stuck), so that where both streams share a file, every request
+      // answered before the signal is logged above this line.
+      void out.flush(100).finally(() => {
+        err.line(
+          "server: stopping: answering the requests received, then exiting (press Ctrl-C again to stop at once)",
+        );
+        stop();
+      });
     } else if (action === "at once") {
       void Deno.stderr.write(
         new TextEncoder().encode(

@@ -4,10 +4,12 @@
  * stop the server cleanly, and the client behaves on a terminal.
  */
 import assert from "node:assert/strict";
+import { Request } from "../lib/zmtp/mod.ts";
 import {
   deno,
   denoArgs,
   freePort,
+  listening,
   Proc,
   python,
   ROOT,
@@ -182,6 +184,31 @@ Deno.test("server.ts: SIGTERM and SIGINT stop it with exit 0, the log complete",
     assert.equal(finished.stderr, GRACEFUL);
     assert.match(finished.stdout, /received: 3 sending: 6\.0\n$/);
   }
+});
+
+Deno.test("server.ts: with stdout and stderr in one pipe, a request answered just before SIGTERM is logged above the stopping line", async () => {
+  // Both streams into one, as `server.ts > file 2>&1` has them.
+  await using ours = await listening(
+    new Proc("sh", [
+      "-c",
+      `exec "$0" "$@" 2>&1`,
+      Deno.execPath(),
+      ...denoArgs("server.ts", ["2", "0"]),
+    ]),
+  );
+  await using request = new Request({ receiveTimeout: 5000 });
+  request.connect(`tcp://127.0.0.1:${ours.port}`);
+  await request.send("3");
+  const [reply] = await request.receive();
+  assert.equal(new TextDecoder().decode(reply), "6.0");
+  // At once: the log line is still in its 50 ms batch.
+  ours.server.kill("SIGTERM");
+  const finished = await ours.server.finish();
+  assert.equal(finished.code, 0, finished.stdout);
+  assert.match(
+    finished.stdout,
+    /received: 3 sending: 6\.0\nserver: stopping: answering/,
+  );
 });
 
 /**

@@ -31,10 +31,19 @@ export const mutants: Mutant[] = [
   {
     name: "the graceful stop says so on stderr",
     file: "server.ts",
-    find: '      err.line(\n        "server: stopping: answering',
-    replace: '      void (\n        "server: stopping: answering',
+    find: '        err.line(\n          "server: stopping: answering',
+    replace: '        void (\n          "server: stopping: answering',
     tests: ["tests/cli_test.ts"],
     filter: "SIGTERM and SIGINT stop it",
+  },
+  {
+    name:
+      "log lines batched before a graceful stop are written before its line",
+    file: "server.ts",
+    find: "void out.flush(100).finally(() => {",
+    replace: "void Promise.resolve().finally(() => {",
+    tests: ["tests/cli_test.ts"],
+    filter: "a request answered just before SIGTERM",
   },
   {
     name: "a host name that does not exist ends the client at once",
