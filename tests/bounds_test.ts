@@ -20,9 +20,9 @@ import {
 import { concat } from "./_hostile.ts";
 import { greetingV2 } from "./_hostile_zmtp2.ts";
 import {
+  denoArgs,
   listening,
   Proc,
-  ROOT,
   type RunningServer,
   startServer,
   within,
@@ -37,12 +37,7 @@ function serverWithFewDescriptors(options: readonly string[]): Proc {
     "-c",
     `ulimit -n 100; exec "$0" "$@"`,
     Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${ROOT}server.ts`,
-    "2",
-    "0",
-    ...options,
+    ...denoArgs("server.ts", ["2", "0", ...options]),
   ]);
 }
 

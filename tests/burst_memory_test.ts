@@ -65,7 +65,7 @@ interface Collected {
 /** server.ts with the hook preloaded; dispose to stop it. */
 function startHooked(): Promise<RunningServer> {
   return startServer(["2", "0", "--quiet"], {
-    flags: [...GC_HOOK_FLAGS],
+    flags: GC_HOOK_FLAGS,
   });
 }
 

@@ -42,7 +42,7 @@ async function fill(peer: RawPeer, batch: Uint8Array): Promise<number> {
 Deno.test(`Reply holds at most ${BOUND_KIB} KiB per peer whose messages of ${PARTS} one-octet parts wait in its queue`, async () => {
   await using running = await listening(
     deno("tests/peers/busy_reply.ts", [], {
-      flags: [...GC_HOOK_FLAGS],
+      flags: GC_HOOK_FLAGS,
     }),
     /listening on port (\d+)/,
   );
