@@ -119,7 +119,11 @@ export class Connection implements FrameSink, IoState {
   // already encoded; messages wait in the pipe and are encoded when written.
   readonly #batch = new WriteBatch();
   #writeActive = false;
+  // The async write loop's, while it runs; the read loop writes inline.
   #writing: Promise<void> = RESOLVED;
+  // The batch being written, and how much of it is written.
+  #out: Uint8Array | undefined;
+  #outWritten = 0;
   #flushScheduled = false;
   #consuming = false;
   #drainWaiters: (() => void)[] | undefined;
@@ -241,10 +245,14 @@ export class Connection implements FrameSink, IoState {
 
   /** Resolves once everything queued so far is written (or the connection closed). */
   drained(): Promise<void> {
-    if (this.#stage === Stage.Closed || !this.#hasOutput()) {
-      return this.#writeActive ? this.#writing : RESOLVED;
+    if (this.#writeActive) {
+      // Resolved when this write ends (#writeEnded), or when the
+      // connection has ended.
+    } else if (this.#stage === Stage.Closed || !this.#hasOutput()) {
+      return RESOLVED;
+    } else {
+      void this.#flush();
     }
-    void this.#flush();
     return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
@@ -377,7 +385,26 @@ export class Connection implements FrameSink, IoState {
         // peer that sends faster than it reads is held back by TCP.
         if (this.#hasOutput()) {
           this.#readerAwaitsWrite = true;
-          await this.#flush();
+          if (this.#writeActive) {
+            await this.#writing;
+          } else {
+            // #writeLoop's loop, inline: an async function per request
+            // would be garbage the next scavenge must trace.
+            this.#writeActive = true;
+            try {
+              for (
+                let bytes = this.#nextWrite();
+                bytes !== undefined;
+                bytes = this.#nextWrite()
+              ) {
+                this.#wrote(await this.#conn.write(bytes));
+              }
+            } catch (error) {
+              this.close(asError(error));
+            } finally {
+              this.#writeEnded();
+            }
+          }
           this.#readerAwaitsWrite = false;
         }
       }
@@ -561,9 +588,9 @@ export class Connection implements FrameSink, IoState {
         (this.#batch.hasCarry || this.#handler.hasOutbound));
   }
 
-  // The one write path: everything queued, in batches, one write in
-  // flight. The read loop awaits it; output made outside a read starts it
-  // from a microtask.
+  // The write path for output made outside a read (started from a
+  // microtask): everything queued, in batches, one write in flight. The
+  // read loop runs the same loop inline after each read.
   #flush(): Promise<void> {
     if (!this.#writeActive) {
       if (this.#stage === Stage.Closed || !this.#hasOutput()) return RESOLVED;
@@ -576,27 +603,43 @@ export class Connection implements FrameSink, IoState {
   async #writeLoop(): Promise<void> {
     try {
       for (
-        let data = this.#nextBatch();
-        data !== undefined;
-        data = this.#nextBatch()
+        let bytes = this.#nextWrite();
+        bytes !== undefined;
+        bytes = this.#nextWrite()
       ) {
-        let written = 0;
-        while (written < data.length) {
-          written += await this.#conn.write(
-            written === 0 ? data : data.subarray(written),
-          );
-          // Shows the peer alive while the read loop waits on it.
-          this.#liveness.wrote();
-        }
+        this.#wrote(await this.#conn.write(bytes));
       }
     } catch (error) {
       this.close(asError(error));
     } finally {
-      this.#writeActive = false;
-      this.#batch.idle();
-      this.#resolveDrainWaiters();
-      if (this.#closeAfterFlush) this.close(this.#closeError);
+      this.#writeEnded();
     }
+  }
+
+  // The rest of the batch in flight, else the next batch, else undefined.
+  #nextWrite(): Uint8Array | undefined {
+    const out = this.#out;
+    const written = this.#outWritten;
+    if (out !== undefined && written < out.length) {
+      return written === 0 ? out : out.subarray(written);
+    }
+    this.#outWritten = 0;
+    return this.#out = this.#nextBatch();
+  }
+
+  #wrote(n: number): void {
+    this.#outWritten += n;
+    // Shows the peer alive while the read loop waits on it.
+    this.#liveness.wrote();
+  }
+
+  #writeEnded(): void {
+    this.#out = undefined;
+    this.#outWritten = 0;
+    this.#writeActive = false;
+    this.#batch.idle();
+    this.#resolveDrainWaiters();
+    if (this.#closeAfterFlush) this.close(this.#closeError);
   }
 
   #nextBatch(): Uint8Array | undefined {
