@@ -245,12 +245,10 @@ export class Connection implements FrameSink, IoState {
 
   /** Resolves once everything queued so far is written (or the connection closed). */
   drained(): Promise<void> {
-    if (this.#writeActive) {
-      // Resolved when this write ends (#writeEnded), or when the
-      // connection has ended.
-    } else if (this.#stage === Stage.Closed || !this.#hasOutput()) {
-      return RESOLVED;
-    } else {
+    // A write under way resolves the waiters when it ends (#writeEnded),
+    // as does the connection's end.
+    if (!this.#writeActive) {
+      if (this.#stage === Stage.Closed || !this.#hasOutput()) return RESOLVED;
       void this.#flush();
     }
     return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
