@@ -23,7 +23,9 @@
  * sent, and the replies still due are awaited (up to 10 s; those missing
  * count as errors), so that the totals over the whole run, "sent" and
  * "replies" in the JSON, are exact: equal when the server answered every
- * request. One JSON line on stdout with --json, else a short text summary. Exit status 1 on any failure (a
+ * request. "first_round_max" is the fairness of the first wave, which the
+ * warm-up hides: when the last connection had its first reply, the most
+ * replies any connection had had (1 when the server took them in turn). One JSON line on stdout with --json, else a short text summary. Exit status 1 on any failure (a
  * connect that keeps failing, a connection the server closes, a protocol
  * error, no request completed); 2 on a usage error.
  *
@@ -219,6 +221,7 @@ struct conn {
   int64_t retry_at;      /* IDLE: when to connect again */
   int64_t sent_at;       /* WAITING: when the request left */
   uint64_t completed;    /* replies in the measured window */
+  uint64_t answered;     /* replies over the whole run */
   /* input */
   unsigned char *in;
   size_t in_len, in_cap;
@@ -232,6 +235,10 @@ struct conn {
 };
 
 static struct conn *conns;
+/* The first round: connections still without a reply, and, once none is,
+ * the most replies any connection had by then. */
+static int first_round_left;
+static uint64_t first_round_max;
 static int epfd;
 static struct addrinfo *target;
 static unsigned char *request_bytes;   /* what one request puts on the wire */
@@ -334,6 +341,10 @@ static int send_request(struct conn *c) {
 
 static void reply_done(struct conn *c, int bad, int64_t t) {
   replies_total++;
+  if (++c->answered == 1 && --first_round_left == 0) {
+    for (int i = 0; i < opt_connections; i++)
+      if (conns[i].answered > first_round_max) first_round_max = conns[i].answered;
+  }
   if (measuring && t >= window_start && t < window_end) {
     record(t - c->sent_at);
     c->completed++;
@@ -601,6 +612,7 @@ int main(int argc, char **argv) {
   window_end = window_start + opt_duration_ms * 1000000LL;
   measuring = 1;
   running = 1;
+  first_round_left = n;
   for (int i = 0; i < n; i++)
     if (!send_request(&conns[i])) run_failed(&conns[i], "send failed");
   int64_t user_start = -1, sys_start = 0, user_end, sys_end;
@@ -666,14 +678,15 @@ int main(int argc, char **argv) {
            "\"per_connection\":{\"min\":%llu,\"max\":%llu,\"zero\":%llu},"
            "\"fairness\":%.4f,\"mismatches\":%llu,\"errors\":%llu,"
            "\"cpu_us_per_request\":%.3f,\"cpu_user_us_per_request\":%.3f,"
-           "\"cpu_share\":%.3f,\"in_flight_max_us\":%.1f,\"sent\":%llu,\"replies\":%llu}\n",
+           "\"cpu_share\":%.3f,\"in_flight_max_us\":%.1f,\"sent\":%llu,\"replies\":%llu,"
+           "\"first_round_max\":%llu}\n",
            n, seconds, (unsigned long long)requests, (double)requests / seconds,
            percentile_us(0.5), percentile_us(0.99), percentile_us(0.999),
            (double)histogram_max / 1000.0, (unsigned long long)min, (unsigned long long)max,
            (unsigned long long)zero, fairness, (unsigned long long)mismatches,
            (unsigned long long)errors, cpu_per_request, user_per_request, cpu_share,
            (double)oldest / 1000.0, (unsigned long long)sent_total,
-           (unsigned long long)replies_total);
+           (unsigned long long)replies_total, (unsigned long long)first_round_max);
   } else {
     printf("%d connections, %.3f s: %llu requests, %.0f/s\n", n, seconds,
            (unsigned long long)requests, (double)requests / seconds);

@@ -34,6 +34,12 @@ export interface LoadgenResult {
   sent?: number;
   /** Replies read over the whole run, warm-up and drain included. */
   replies?: number;
+  /**
+   * The first wave from connections that had been idle: when the last had
+   * its first reply, the most replies any connection had had (1 when the
+   * server took them in turn).
+   */
+  first_round_max?: number;
 }
 
 /** Options for {@link runLoadgen}. */
