@@ -9,6 +9,12 @@
  * count whatever the machine's speed; one that serves the connections that
  * answer fastest again and again, as Deno.Conn's reads do at this load,
  * leaves others with a few replies or none.
+ *
+ * The second test starts from idle: 2,048 connections handshake, then all
+ * send at once, so each of the server's reads had been pending, idle, when
+ * its request came. Without lib/zmtp/read_turns.ts's hold, the connections
+ * served first read again and overtook the rest: when the last had its
+ * first reply, one had had 8-16.
  */
 import assert from "node:assert/strict";
 import { EXPECTED, LOADGEN, REQUEST, runLoadgen } from "../bench/loadgen.ts";
@@ -16,6 +22,7 @@ import { openFilesLimit } from "./_load.ts";
 import { startServer } from "./_process.ts";
 
 const CONNECTIONS = 512;
+const BURST = 2048;
 
 Deno.test("server.ts serves each of 512 connections keeping a request in flight at least a quarter as often as the best served, and answers and logs exactly the requests sent", async () => {
   await Deno.stat(LOADGEN).catch(() => {
@@ -72,4 +79,45 @@ Deno.test("server.ts serves each of 512 connections keeping a request in flight 
   assert.equal(other, undefined, `every log line is "${line}"`);
   assert.equal(log.length, result.sent, "one log line per request sent");
   assert.ok(result.requests <= result.replies!);
+});
+
+Deno.test("server.ts answers the first wave from 2,048 idle connections nearly in turn (each has its first reply before any has its seventh) and serves each at least a quarter as often as the best served", async () => {
+  await Deno.stat(LOADGEN).catch(() => {
+    throw new Error("bench/out/loadgen is not built: run tools/setup");
+  });
+  const limit = await openFilesLimit();
+  assert.ok(
+    limit >= BURST + 200,
+    `open files are limited to ${limit}: raise it with ulimit -n`,
+  );
+  await using running = await startServer(["2", "0", "--quiet"]);
+  // The generator connects and handshakes every connection, then sends on
+  // all at once: each server-side read had been pending, idle, until then.
+  // Not a timing test: only the order of replies is asserted.
+  for (let wave = 1; wave <= 2; wave++) {
+    const result = await runLoadgen({
+      port: running.port,
+      connections: BURST,
+      warmupMs: 0,
+      durationMs: 1000,
+      mode: "zmtp",
+    });
+    assert.equal(result.errors, 0, "no connection lost or refused");
+    assert.ok(
+      result.per_connection.min * 4 >= result.per_connection.max,
+      `run ${wave}: the least served connection got ${result.per_connection.min} replies, under a quarter of the most served's ${result.per_connection.max}`,
+    );
+    assert.equal(result.mismatches, 0, `every reply is ${EXPECTED}`);
+    assert.ok(
+      result.first_round_max !== undefined,
+      "bench/loadgen reports first_round_max: rebuild it (tools/setup)",
+    );
+    assert.ok(
+      result.first_round_max <= 6,
+      `run ${wave}: when the last of ${BURST} connections had its first reply, one had ${result.first_round_max}`,
+    );
+  }
+  running.server.kill("SIGTERM");
+  const { code } = await running.server.finish(30_000);
+  assert.equal(code, 0, "server.ts stopped cleanly on SIGTERM");
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ReadTurns } from "../lib/zmtp/read_turns.ts";
+import { READ_BUDGET, ReadTurns } from "../lib/zmtp/read_turns.ts";
 
 Deno.test("ReadTurns.enter() admits reads until the limit is pending", () => {
   const turns = new ReadTurns(3);
@@ -56,4 +56,60 @@ Deno.test("ReadTurns: reads pending for two turns (idle peers) stop holding the 
   assert.equal(turns.enter(), -1, "the limit still holds for fresh reads");
   turns.done(ticket);
   turns.done(next);
+});
+
+// Starts `count` reads, as connections do before their peers go quiet.
+function startReads(turns: ReadTurns, count: number): number[] {
+  const tickets = Array.from({ length: count }, () => turns.enter());
+  assert.ok(tickets.every((ticket) => ticket >= 0));
+  return tickets;
+}
+
+// Returns those reads in this tick, as the runtime does after a burst.
+function returnReads(turns: ReadTurns, tickets: number[]): void {
+  for (const ticket of tickets) turns.done(ticket);
+}
+
+// The microtask that judges a tick runs before this resolves.
+const afterTick = () => Promise.resolve();
+const afterTimers = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("ReadTurns: a tick that returns READ_BUDGET reads holds new reads back, with room to spare, until a turn passes", async () => {
+  const turns = new ReadTurns(1000);
+  returnReads(turns, startReads(turns, READ_BUDGET));
+  await afterTick();
+  assert.equal(turns.held, true);
+  assert.equal(turns.enter(), -1, "a new read waits, though 1,000 more fit");
+  const ticket = await turns.wait();
+  assert.ok(ticket >= 0, "the next turn lets it go");
+  assert.equal(turns.held, false);
+  turns.done(ticket);
+});
+
+Deno.test("ReadTurns: a tick that returns fewer than READ_BUDGET reads holds nothing back", async () => {
+  const turns = new ReadTurns(1000);
+  returnReads(turns, startReads(turns, READ_BUDGET - 1));
+  await afterTick();
+  assert.equal(turns.held, false);
+  const ticket = turns.enter();
+  assert.ok(ticket >= 0);
+  turns.done(ticket);
+});
+
+Deno.test("ReadTurns: the hold lasts as long as each turn sees another tick of READ_BUDGET reads", async () => {
+  const turns = new ReadTurns(1000);
+  const started = startReads(turns, 2 * READ_BUDGET);
+  returnReads(turns, started.slice(0, READ_BUDGET));
+  await afterTick();
+  const waiter = turns.wait();
+  // The runtime's deferred reads come in another tick before the turn: the
+  // backlog is still draining, so the turn keeps the hold.
+  returnReads(turns, started.slice(READ_BUDGET));
+  await afterTick();
+  await afterTimers();
+  assert.equal(turns.held, true);
+  assert.equal(turns.waiting, 1, "still waiting after one turn");
+  const ticket = await waiter;
+  assert.equal(turns.held, false, "a turn without a backlog ends the hold");
+  turns.done(ticket);
 });

@@ -23,4 +23,26 @@ export const mutants: Mutant[] = [
     replace: "this.#pending[ticket & 1]--;",
     tests: ["tests/read_turns_test.ts"],
   },
+  {
+    name: "the first wave from idle connections is served in turn",
+    file: "lib/zmtp/read_turns.ts",
+    find:
+      "if (this.#returned >= READ_BUDGET) this.#held = this.#backlog = true;",
+    replace: "",
+    tests: ["tests/fairness_test.ts"],
+  },
+  {
+    name: "a tick of READ_BUDGET reads holds new reads back",
+    file: "lib/zmtp/read_turns.ts",
+    find: "if (this.#held) return -1;",
+    replace: "",
+    tests: ["tests/read_turns_test.ts"],
+  },
+  {
+    name: "a hold lasts while each turn sees another backlog",
+    file: "lib/zmtp/read_turns.ts",
+    find: "this.#held = this.#backlog;",
+    replace: "this.#held = false;",
+    tests: ["tests/read_turns_test.ts"],
+  },
 ];
