@@ -25,11 +25,13 @@
  * The runtime defers the rest, and every connection served meanwhile reads
  * again and, woken fresh, goes first: in the first wave from 1,024 idle
  * connections some waited 0.1-0.16 s while others were served 5-10 times.
- * So a tick that returns {@link READ_BUDGET} reads or more (the sign that
- * the runtime deferred others) holds new reads back until a turn passes
- * without such a tick: the reads the runtime deferred go first.
+ * So a tick that returns {@link READ_BUDGET} reads or more (a sign, not a
+ * proof, that the runtime deferred others: writes spend the same budget)
+ * holds new reads back until a turn passes without such a tick: the reads
+ * the runtime deferred go first.
  *
- * At light load nobody waits: the cost is two counters per read.
+ * At light load nobody waits: the cost is a counter per read and a
+ * microtask per tick.
  *
  * @module
  */

@@ -39,6 +39,23 @@ export const mutants: Mutant[] = [
     tests: ["tests/read_turns_test.ts"],
   },
   {
+    name: "a backlog in a held turn renews the hold",
+    file: "lib/zmtp/read_turns.ts",
+    find:
+      "if (this.#returned >= READ_BUDGET) this.#held = this.#backlog = true;",
+    replace:
+      "if (this.#returned >= READ_BUDGET && !this.#held) this.#held = this.#backlog = true;",
+    tests: ["tests/read_turns_test.ts"],
+  },
+  {
+    name: "reads returning while held let no waiting reader go",
+    file: "lib/zmtp/read_turns.ts",
+    find:
+      "while (this.#head < waiting.length && !this.#held && this.#hasRoom()) {",
+    replace: "while (this.#head < waiting.length && this.#hasRoom()) {",
+    tests: ["tests/read_turns_test.ts"],
+  },
+  {
     name: "a hold lasts while each turn sees another backlog",
     file: "lib/zmtp/read_turns.ts",
     find: "this.#held = this.#backlog;",
