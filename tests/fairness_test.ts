@@ -14,7 +14,8 @@
  * send at once, so each of the server's reads had been pending, idle, when
  * its request came. Without lib/zmtp/read_turns.ts's hold, the connections
  * served first read again and overtook the rest: when the last had its
- * first reply, one had had 8-16.
+ * first reply, one had had 8-16. The least served then gets at least half
+ * the most served's replies (0.79-0.99 of them, measured).
  */
 import assert from "node:assert/strict";
 import { EXPECTED, LOADGEN, REQUEST, runLoadgen } from "../bench/loadgen.ts";
@@ -86,7 +87,7 @@ Deno.test("server.ts serves each of 512 connections keeping a request in flight 
   assert.ok(result.requests <= result.replies!);
 });
 
-Deno.test("server.ts answers the first wave from 2,048 idle connections nearly in turn (each has its first reply before any has its seventh) and serves each at least a quarter as often as the best served", async () => {
+Deno.test("server.ts answers the first wave from 2,048 idle connections nearly in turn (each has its first reply before any has its seventh) and serves each at least half as often as the best served", async () => {
   await checkCanRun(BURST);
   await using running = await startServer(["2", "0", "--quiet"]);
   // The generator connects and handshakes every connection, then sends on
@@ -102,8 +103,8 @@ Deno.test("server.ts answers the first wave from 2,048 idle connections nearly i
     });
     assert.equal(result.errors, 0, "no connection lost or refused");
     assert.ok(
-      result.per_connection.min * 4 >= result.per_connection.max,
-      `run ${wave}: the least served connection got ${result.per_connection.min} replies, under a quarter of the most served's ${result.per_connection.max}`,
+      result.per_connection.min * 2 >= result.per_connection.max,
+      `run ${wave}: the least served connection got ${result.per_connection.min} replies, under half the most served's ${result.per_connection.max}`,
     );
     assert.equal(result.mismatches, 0, `every reply is ${EXPECTED}`);
     assert.ok(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { READ_BUDGET, ReadTurns } from "../lib/zmtp/read_turns.ts";
+import { READ_BUDGET, ReadTurns, readTurns } from "../lib/zmtp/read_turns.ts";
 
 Deno.test("ReadTurns.enter() admits reads until the limit is pending", () => {
   const turns = new ReadTurns(3);
@@ -114,4 +114,18 @@ Deno.test("ReadTurns: the hold lasts as long as each turn sees another tick of R
   const ticket = await waiter;
   assert.equal(turns.held, false, "a turn without a backlog ends the hold");
   turns.done(ticket);
+});
+
+Deno.test("the process-wide readTurns lets 32 reads be pending at once and makes the 33rd wait", () => {
+  const tickets: number[] = [];
+  for (
+    let ticket = readTurns.enter();
+    ticket >= 0;
+    ticket = readTurns.enter()
+  ) {
+    tickets.push(ticket);
+    if (tickets.length > 10_000) break;
+  }
+  for (const ticket of tickets) readTurns.done(ticket);
+  assert.equal(tickets.length, 32);
 });
