@@ -25,9 +25,11 @@
  * "replies" in the JSON, are exact: equal when the server answered every
  * request. "first_round_max" is the fairness of the first wave, which the
  * warm-up hides: when the last connection had its first reply, the most
- * replies any connection had had (1 when the server took them in turn). One JSON line on stdout with --json, else a short text summary. Exit status 1 on any failure (a
- * connect that keeps failing, a connection the server closes, a protocol
- * error, no request completed); 2 on a usage error.
+ * replies any connection had had (1 when the server took them in turn).
+ * One JSON line on stdout with --json, else a short text summary. Exit
+ * status 1 on any failure (a connect that keeps failing, a connection the
+ * server closes, a protocol error, no request completed); 2 on a usage
+ * error.
  *
  * Build: cc -O2 -o bench/out/loadgen bench/loadgen.c  (tools/setup does it)
  */
